@@ -25,6 +25,11 @@ function action<R extends Role>(
     const cmd = args[args.length - 1] as Command;
     try {
       const config = loadConfig(role, cmd.opts(), process.env);
+      if (cmd.opts().printConfig === true) {
+        // A dry check (used by the manifest tests): the arguments parse and the config is valid.
+        process.stdout.write(`${JSON.stringify({ command: cmd.name(), role, config })}\n`);
+        return;
+      }
       await run(config, cmd);
     } catch (err) {
       if (isFlywheelError(err)) {

@@ -417,6 +417,7 @@ export function addSettingOptions(cmd: Command, role: Role): Command {
     );
     cmd.addOption(opt);
   }
+  cmd.option('--print-config', 'print the validated configuration as JSON and exit without running');
   return cmd;
 }
 
