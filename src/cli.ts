@@ -2,7 +2,7 @@
 // The `flywheel` executable: one subcommand per role. Each role's module is imported only when its
 // command runs, so `flywheel train` in a CronJob does not load the HTTP servers.
 import { Command } from 'commander';
-import { addSettingOptions, loadConfig, type Role } from './config.js';
+import { addSettingOptions, loadConfig, redactConfig, type Role } from './config.js';
 import { isFlywheelError } from './errors.js';
 import { createLogger } from './log.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -27,7 +27,9 @@ function action<R extends Role>(
       const config = loadConfig(role, cmd.opts(), process.env);
       if (cmd.opts().printConfig === true) {
         // A dry check (used by the manifest tests): the arguments parse and the config is valid.
-        process.stdout.write(`${JSON.stringify({ command: cmd.name(), role, config })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ command: cmd.name(), role, config: redactConfig(role, config) })}\n`,
+        );
         return;
       }
       await run(config, cmd);

@@ -17,6 +17,8 @@ interface Setting<T> {
   readonly parse: (raw: Raw) => T;
   /** Shown in --help instead of the default value when the default is computed. */
   readonly defaultLabel?: string;
+  /** Never printed (tokens). */
+  readonly secret?: boolean;
 }
 
 function str(flag: string, env: string, description: string, def: string): Setting<string> {
@@ -327,11 +329,14 @@ const gateway = {
     'FLYWHEEL_DNS_SERVER',
     'resolver for dns+ backends (default: the system resolver)',
   ),
-  adminToken: optStr(
-    '--admin-token <token>',
-    'FLYWHEEL_ADMIN_TOKEN',
-    'bearer token for admin routes (unset: admin routes off)',
-  ),
+  adminToken: {
+    ...optStr(
+      '--admin-token <token>',
+      'FLYWHEEL_ADMIN_TOKEN',
+      'bearer token for admin routes (unset: admin routes off)',
+    ),
+    secret: true,
+  },
   bodyLimit: serve.bodyLimit,
   analysisInterval: duration(
     '--analysis-interval <duration>',
@@ -408,6 +413,15 @@ export const KNOWN_ENV = new Set(
 );
 
 /** Adds a role's settings to a commander command as options. Values stay raw: loadConfig parses. */
+/** The config with secrets masked, for logs and --print-config. */
+export function redactConfig<R extends Role>(role: R, config: ConfigOf<R>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const [key, setting] of Object.entries(SETTINGS[role]) as [string, Setting<unknown>][]) {
+    if (setting.secret && out[key] !== undefined) out[key] = '***';
+  }
+  return out;
+}
+
 export function addSettingOptions(cmd: Command, role: Role): Command {
   for (const setting of Object.values(SETTINGS[role]) as Setting<unknown>[]) {
     const shown = setting.defaultLabel ?? JSON.stringify(setting.default);
