@@ -350,6 +350,80 @@ const gateway = {
     'this gateway replica name (feedback file name)',
     os.hostname(),
   ),
+  // Canary analysis thresholds (see src/gateway/experiments/analysis.ts).
+  analysisMinRequests: int(
+    '--analysis-min-requests <n>',
+    'FLYWHEEL_ANALYSIS_MIN_REQUESTS',
+    'requests each of candidate and production needs before a decision',
+    200,
+    { min: 1 },
+  ),
+  analysisMinDuration: duration(
+    '--analysis-min-duration <duration>',
+    'FLYWHEEL_ANALYSIS_MIN_DURATION',
+    'time the candidate must take traffic before a decision',
+    60_000,
+  ),
+  analysisMinFeedback: int(
+    '--analysis-min-feedback <n>',
+    'FLYWHEEL_ANALYSIS_MIN_FEEDBACK',
+    'feedback records each version needs before a decision, 0 to decide on errors and latency alone',
+    30,
+    { min: 0 },
+  ),
+  analysisMaxErrorIncrease: num(
+    '--analysis-max-error-increase <rate>',
+    'FLYWHEEL_ANALYSIS_MAX_ERROR_INCREASE',
+    'largest accepted rise of the error rate over production (0.01 = one point)',
+    0.01,
+    { min: 0, max: 1 },
+  ),
+  analysisMaxLatencyRatio: num(
+    '--analysis-max-latency-ratio <ratio>',
+    'FLYWHEEL_ANALYSIS_MAX_LATENCY_RATIO',
+    'largest accepted candidate/production p99 latency ratio',
+    1.5,
+    { min: 1 },
+  ),
+  analysisMaxMaeRatio: num(
+    '--analysis-max-mae-ratio <ratio>',
+    'FLYWHEEL_ANALYSIS_MAX_MAE_RATIO',
+    'largest accepted candidate/production MAE ratio on feedback',
+    1.1,
+    { min: 0.01 },
+  ),
+  analysisAlpha: num(
+    '--analysis-alpha <p>',
+    'FLYWHEEL_ANALYSIS_ALPHA',
+    'significance level: a worse MAE rolls back only when its Welch p-value is below this',
+    0.05,
+    { min: 1e-9, max: 0.5 },
+  ),
+  routingPollInterval: duration(
+    '--routing-poll-interval <duration>',
+    'FLYWHEEL_ROUTING_POLL_INTERVAL',
+    'how often the routing state and aliases are re-read from the registry',
+    500,
+  ),
+  feedbackMaxBytes: bytes(
+    '--feedback-max-bytes <size>',
+    'FLYWHEEL_FEEDBACK_MAX_BYTES',
+    'size at which the prediction/feedback log starts a new file',
+    64 * 1024 * 1024,
+  ),
+  feedbackMaxAge: duration(
+    '--feedback-max-age <duration>',
+    'FLYWHEEL_FEEDBACK_MAX_AGE',
+    'age at which the prediction/feedback log starts a new file',
+    3_600_000,
+  ),
+  feedbackIndexSize: int(
+    '--feedback-index-size <n>',
+    'FLYWHEEL_FEEDBACK_INDEX_SIZE',
+    'recent request ids kept in memory to join feedback with predictions',
+    100_000,
+    { min: 100 },
+  ),
 };
 
 const up = {
@@ -393,7 +467,19 @@ const status = {
   url: str('--url <url>', 'FLYWHEEL_URL', 'gateway of the stack', 'http://127.0.0.1:30080'),
 };
 
-export const SETTINGS = { train, serve, gateway, up, models, status } as const;
+/** `flywheel traffic | promote | rollback`: against a gateway (--url) or directly on the registry. */
+const admin = {
+  ...common,
+  ...json,
+  url: optStr(
+    '--url <url>',
+    'FLYWHEEL_URL',
+    'gateway to ask (with --admin-token); unset: change the registry directly',
+  ),
+  adminToken: gateway.adminToken,
+};
+
+export const SETTINGS = { train, serve, gateway, up, models, status, admin } as const;
 
 export type Role = keyof typeof SETTINGS;
 type SettingsOf<R extends Role> = (typeof SETTINGS)[R];

@@ -52,6 +52,8 @@ export const ERRORS = {
   FLY_ERR_FEEDBACK: { status: 400, message: 'feedback refused' },
   FLY_ERR_FEEDBACK_UNKNOWN_REQUEST: { status: 404, message: 'no prediction with that request id' },
   FLY_ERR_FEEDBACK_DUPLICATE: { status: 409, message: 'feedback for that request id already recorded' },
+  FLY_ERR_ROUTING_CORRUPT: { status: 500, message: 'routing state file is malformed' },
+  FLY_ERR_NO_CANDIDATE: { status: 409, message: 'there is no candidate version' },
 
   // local stack
   FLY_ERR_PORT_IN_USE: { status: 500, message: 'port already in use' },
