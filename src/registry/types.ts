@@ -1,4 +1,5 @@
 // Shapes stored in the registry: a version's manifest, the alias file and its history.
+import type { ErrorCode } from '../errors.js';
 import type { Algorithm, FeatureSchema, HoldoutMetrics } from '../model/types.js';
 
 export const ALIASES = ['production', 'candidate'] as const;
@@ -45,4 +46,27 @@ export interface AliasChange {
   readonly reason: string;
   /** Figures behind an automatic decision (holdout metrics, canary analysis). */
   readonly evidence?: Readonly<Record<string, unknown>>;
+  /**
+   * What kind of entry: `set` / `promote` / `rollback` change the alias; `decision` records a choice
+   * that left it as it was (`from === to`, e.g. a trainer that did not promote), for the audit trail.
+   * Absent in entries written before it existed: read as `set`.
+   */
+  readonly action?: AliasAction;
+  /** The alias file's generation after this change. */
+  readonly generation?: number;
 }
+
+export type AliasAction = 'set' | 'promote' | 'rollback' | 'decision';
+
+/** Who changed an alias and why; the registry adds when, from and to. */
+export interface ChangeInfo {
+  /** Defaults to this host's name. */
+  readonly by?: string;
+  readonly reason: string;
+  readonly evidence?: Readonly<Record<string, unknown>>;
+}
+
+/** One entry of a version listing: a broken version is listed and marked, never thrown. */
+export type VersionEntry =
+  | { readonly version: string; readonly ok: true; readonly manifest: Manifest }
+  | { readonly version: string; readonly ok: false; readonly error: string; readonly code: ErrorCode };

@@ -1,0 +1,128 @@
+// A cross-process, cross-host lock on the registry folder that survives crashes: a lock file created
+// with O_EXCL (atomic on local filesystems and NFSv3+), holding a random token. Holders keep it for a
+// few milliseconds (read, write one file, append one line), so a lock older than `staleMs` belongs to
+// a process that died; it is broken by renaming it away (only one breaker can win that rename) and
+// checking it is the very lock that was judged stale.
+//
+// The one race left: a breaker that judged lock L stale, but lost the rename to another breaker who
+// then acquired a fresh lock L', renames L' away. Its holder then finds its token gone in
+// `assertHeld()` before it commits and retries, so no update is lost; only the microseconds between
+// that check and the holder's rename remain exposed, and only after a holder has crashed.
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlywheelError } from '../errors.js';
+import { errnoCode, uniqueSuffix } from './fs.js';
+
+export interface LockOptions {
+  /** A lock file older than this is taken to be left by a dead process. */
+  readonly staleMs: number;
+  /** How long to wait for a live holder before giving up. */
+  readonly timeoutMs: number;
+}
+
+interface LockContent {
+  readonly token: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly at: string;
+}
+
+async function readToken(file: string): Promise<string | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockContent>;
+    return typeof parsed.token === 'string' ? parsed.token : undefined;
+  } catch {
+    // Missing, or written by a process that died between create and write: no token.
+    return undefined;
+  }
+}
+
+export class FileLock {
+  readonly #file: string;
+  readonly #tmpDir: string;
+  readonly #options: LockOptions;
+  #token: string | undefined;
+
+  constructor(file: string, tmpDir: string, options: LockOptions) {
+    this.#file = file;
+    this.#tmpDir = tmpDir;
+    this.#options = options;
+  }
+
+  async acquire(): Promise<void> {
+    const token = randomBytes(12).toString('hex');
+    const content: LockContent = {
+      token,
+      host: os.hostname(),
+      pid: process.pid,
+      at: new Date().toISOString(),
+    };
+    const deadline = Date.now() + this.#options.timeoutMs;
+    let wait = 2;
+    for (;;) {
+      try {
+        await writeFile(this.#file, JSON.stringify(content), { flag: 'wx' });
+        this.#token = token;
+        return;
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      }
+      await this.#breakIfStale();
+      if (Date.now() > deadline) {
+        throw new FlywheelError(
+          'FLY_ERR_REGISTRY_BUSY',
+          `registry lock ${this.#file} is held by another process for more than ${this.#options.timeoutMs} ms`,
+        );
+      }
+      // Jittered backoff so several waiters do not retry in step.
+      await sleep(wait + Math.random() * wait);
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+
+  /** Throws when the lock was broken by another process (it judged us dead); the caller retries. */
+  async assertHeld(): Promise<void> {
+    if (this.#token === undefined || (await readToken(this.#file)) !== this.#token) {
+      this.#token = undefined;
+      throw new LockLostError();
+    }
+  }
+
+  async release(): Promise<void> {
+    const token = this.#token;
+    this.#token = undefined;
+    if (token === undefined) return;
+    // Never remove a lock that is no longer ours.
+    if ((await readToken(this.#file)) === token) await unlink(this.#file).catch(() => undefined);
+  }
+
+  async #breakIfStale(): Promise<void> {
+    let age: number;
+    try {
+      age = Date.now() - (await stat(this.#file)).mtimeMs;
+    } catch {
+      return; // released meanwhile
+    }
+    if (age < this.#options.staleMs) return;
+    // Rename, not unlink: exactly one breaker wins, and a fresh lock renamed away by mistake is
+    // noticed by its holder in assertHeld() before it commits anything.
+    const aside = path.join(this.#tmpDir, `broken-lock-${uniqueSuffix()}`);
+    try {
+      await rename(this.#file, aside);
+    } catch {
+      return; // another breaker won, or the holder released it
+    }
+    await unlink(aside).catch(() => undefined);
+  }
+}
+
+/** The lock was broken by another process while held; the operation is retried from the start. */
+export class LockLostError extends Error {
+  constructor() {
+    super('registry lock was taken over by another process');
+    this.name = 'LockLostError';
+  }
+}
