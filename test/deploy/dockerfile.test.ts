@@ -2,6 +2,8 @@
 // deploy/Dockerfile consistent with the package and the manifests: what it copies exists and is not
 // excluded by .dockerignore, it runs the package's bin, and its user is the one the pods declare.
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { containers, render, REPO } from './k8s.js';
 
@@ -98,6 +100,27 @@ describe('deploy/Dockerfile', () => {
       'node_modules/fastify/package.json',
     ]) {
       expect(isIgnored(hostOnly), `${hostOnly} is kept out of the build context`).toBe(true);
+    }
+  });
+
+  it('has every file the build script compiles in the build context', () => {
+    // `npm run build` is one or more `tsc -p <tsconfig>`; each project's files must survive .dockerignore.
+    const projects = [...pkg.scripts.build.matchAll(/(?:-p|--project)\s+(\S+)/g)].map((m) => m[1]);
+    expect(projects.length, `no tsc -p in the build script: ${pkg.scripts.build}`).toBeGreaterThan(0);
+    for (const project of projects) {
+      const file = path.resolve(REPO, project);
+      const read = ts.readConfigFile(file, ts.sys.readFile);
+      expect(read.error, project).toBeUndefined();
+      const parsedConfig = ts.parseJsonConfigFileContent(read.config, ts.sys, path.dirname(file));
+      expect(parsedConfig.fileNames.length, project).toBeGreaterThan(0);
+      const extended =
+        typeof read.config.extends === 'string'
+          ? [path.resolve(path.dirname(file), read.config.extends)]
+          : [];
+      for (const input of [file, ...extended, ...parsedConfig.fileNames]) {
+        const relative = path.relative(REPO, input).split(path.sep).join('/');
+        expect(isIgnored(relative), `${relative} is in the build context`).toBe(false);
+      }
     }
   });
 
