@@ -101,6 +101,9 @@ export function checkEnv(o: Overlay): string[] {
       consumers.set(name, (consumers.get(name) ?? new Set()).add(role));
     }
     const own = envOfRole(role);
+    if (role === 'gateway' && !container.env?.some((e) => e.name === 'FLYWHEEL_ADMIN_TOKEN')) {
+      problems.push(`${key}: FLYWHEEL_ADMIN_TOKEN is not taken from the admin Secret`);
+    }
     for (const e of container.env ?? []) {
       if (e.name === 'FLYWHEEL_ADMIN_TOKEN' && !e.valueFrom?.secretKeyRef) {
         problems.push(`${key}: FLYWHEEL_ADMIN_TOKEN must come from a Secret, not the manifest`);
@@ -115,9 +118,7 @@ export function checkEnv(o: Overlay): string[] {
     for (const variable of Object.keys(cm?.data ?? {})) {
       if (variable === 'FLYWHEEL_ADMIN_TOKEN') {
         problems.push(`ConfigMap/${name}: FLYWHEEL_ADMIN_TOKEN must come from a Secret, not a ConfigMap`);
-      } else if (!variable.startsWith('FLYWHEEL_')) {
-        problems.push(`ConfigMap/${name}: ${variable} is not a Flywheel setting`);
-      } else if (!KNOWN_ENV.has(variable)) {
+      } else if (!variable.startsWith('FLYWHEEL_') || !KNOWN_ENV.has(variable)) {
         problems.push(`ConfigMap/${name}: ${variable} is not a Flywheel setting`);
       } else if (![...roles].some((role) => envOfRole(role).has(variable))) {
         problems.push(`ConfigMap/${name}: ${variable} is read by none of ${[...roles].join(', ')}`);
