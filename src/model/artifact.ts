@@ -1,0 +1,345 @@
+// The model artifact: data only, never code. A small JSON header (names, parameters, counts) and a
+// binary payload of typed arrays, chosen over plain JSON because a 100-tree forest on 100,000 rows
+// has millions of nodes: as JSON it is several times larger and slower to parse (bench/learner.mjs
+// measures both). Layout, all little-endian:
+//
+//   0   "FLYWTREE"                    magic
+//   8   u32 format version (1)
+//   12  u32 header length H
+//   16  header: UTF-8 JSON (ArtifactHeader), then zero padding to a multiple of 8
+//   …   payload: f64 thresholds (per feature, concatenated) | f64 leaf values (preorder)
+//       | u8 or u16 node features in preorder (all ones = leaf) | u8 split bins of internal nodes
+//   end u32 CRC-32 of every byte before it
+//
+// Trees are stored in preorder, so a tree's shape is implied by which nodes are leaves: no child
+// pointers to corrupt, no cycles possible. Decoding checks everything and refuses a malformed file
+// with FLY_ERR_ARTIFACT_INVALID; a decoded model never reads out of bounds.
+import * as zlib from 'node:zlib';
+import { FlywheelError } from '../errors.js';
+import { NODE_BYTES, TreeEnsemble, type Aggregation } from './ensemble.js';
+import { binOf } from './binning.js';
+import { validateFitParams, type FitParams } from './params.js';
+import type { Algorithm } from './types.js';
+
+export const ARTIFACT_FORMAT = 'flywheel-tree-ensemble';
+export const ARTIFACT_VERSION = 1;
+const MAGIC = 'FLYWTREE';
+const PREFIX = 16;
+const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+const MAX_FEATURES = 65_535;
+
+export interface ArtifactHeader {
+  format: typeof ARTIFACT_FORMAT;
+  algorithm: Algorithm;
+  featureNames: string[];
+  targetName: string;
+  params: FitParams;
+  aggregation: Aggregation;
+  base: number;
+  /** Nodes of each tree, in order. */
+  treeNodes: number[];
+  leaves: number;
+  /** Bin edges stored for each feature. */
+  thresholdCounts: number[];
+  /** 1 when fewer than 255 features (leaf marker 0xff), else 2 (leaf marker 0xffff). */
+  featureBytes: 1 | 2;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export function encodeArtifact(model: TreeEnsemble): Uint8Array {
+  const nf = model.featureNames.length;
+  const featureBytes: 1 | 2 = nf < 0xff ? 1 : 2;
+  const leafMarker = featureBytes === 1 ? 0xff : 0xffff;
+  const nodes = model.nodeCount;
+  const links = model.nodeLinks;
+  const value = model.nodeValue;
+  let leaves = 0;
+  for (let i = 0; i < nodes; i++) if (links[4 * i + 2] < 0) leaves++;
+  const treeNodes: number[] = [];
+  for (let t = 0; t < model.treeCount; t++) {
+    const end = t + 1 < model.treeCount ? model.treeStart[t + 1] : nodes;
+    treeNodes.push(end - model.treeStart[t]);
+  }
+  const header: ArtifactHeader = {
+    format: ARTIFACT_FORMAT,
+    algorithm: model.algorithm,
+    featureNames: [...model.featureNames],
+    targetName: model.targetName,
+    params: { ...model.params },
+    aggregation: model.aggregation,
+    base: model.base,
+    treeNodes,
+    leaves,
+    thresholdCounts: model.thresholds.map((t) => t.length),
+    featureBytes,
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const payloadStart = align8(PREFIX + headerBytes.length);
+  const thresholdTotal = header.thresholdCounts.reduce((a, b) => a + b, 0);
+  const size = payloadStart + 8 * (thresholdTotal + leaves) + nodes * featureBytes + (nodes - leaves) + 4;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
+  view.setUint32(8, ARTIFACT_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, PREFIX);
+  let at = payloadStart;
+  for (const t of model.thresholds) {
+    for (let i = 0; i < t.length; i++, at += 8) view.setFloat64(at, t[i], true);
+  }
+  for (let i = 0; i < nodes; i++) {
+    if (links[4 * i + 2] < 0) {
+      view.setFloat64(at, value[2 * i], true);
+      at += 8;
+    }
+  }
+  let binAt = at + nodes * featureBytes;
+  for (let i = 0; i < nodes; i++) {
+    const f = links[4 * i + 2];
+    if (featureBytes === 1) out[at] = f < 0 ? leafMarker : f;
+    else view.setUint16(at, f < 0 ? leafMarker : f, true);
+    at += featureBytes;
+    if (f >= 0) out[binAt++] = binOf(model.thresholds[f], value[2 * i]);
+  }
+  view.setUint32(size - 4, crc32(out.subarray(0, size - 4)), true);
+  return out;
+}
+
+export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
+  if (!(bytes instanceof Uint8Array)) invalid('artifact must be bytes');
+  if (bytes.length < PREFIX + 4) invalid(`artifact is ${bytes.length} bytes: too short to be a model`);
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (bytes[i] !== MAGIC.charCodeAt(i)) invalid('not a Flywheel model artifact (bad magic bytes)');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== ARTIFACT_VERSION) {
+    invalid(
+      `artifact format version ${version} is not supported (this Flywheel reads version ${ARTIFACT_VERSION})`,
+    );
+  }
+  const stored = view.getUint32(bytes.length - 4, true);
+  const actual = crc32(bytes.subarray(0, bytes.length - 4));
+  if (stored !== actual) invalid('artifact checksum mismatch: the file is corrupt or truncated');
+  const headerLength = view.getUint32(12, true);
+  if (headerLength > MAX_HEADER_BYTES || PREFIX + headerLength > bytes.length - 4) {
+    invalid(`header length ${headerLength} does not fit in the ${bytes.length}-byte artifact`);
+  }
+  const header = parseHeader(bytes.subarray(PREFIX, PREFIX + headerLength));
+  const nf = header.featureNames.length;
+  const nodes = header.treeNodes.reduce((a, b) => a + b, 0);
+  const leaves = header.leaves;
+  const internal = nodes - leaves;
+  const thresholdTotal = header.thresholdCounts.reduce((a, b) => a + b, 0);
+  const payloadStart = align8(PREFIX + headerLength);
+  const expected = payloadStart + 8 * (thresholdTotal + leaves) + nodes * header.featureBytes + internal + 4;
+  if (bytes.length !== expected) {
+    invalid(`artifact is ${bytes.length} bytes but its header describes ${expected}`);
+  }
+
+  let at = payloadStart;
+  const thresholds: Float64Array[] = [];
+  for (let f = 0; f < nf; f++) {
+    const t = readFloat64s(bytes, at, header.thresholdCounts[f]);
+    at += 8 * t.length;
+    for (let i = 0; i < t.length; i++) {
+      if (!Number.isFinite(t[i]) || (i > 0 && !(t[i] > t[i - 1]))) {
+        invalid(`bin edges of feature "${header.featureNames[f]}" must be finite and increasing (edge ${i})`);
+      }
+    }
+    thresholds.push(t);
+  }
+  const leafValues = readFloat64s(bytes, at, leaves);
+  at += 8 * leaves;
+  for (let i = 0; i < leaves; i++) {
+    if (!Number.isFinite(leafValues[i])) invalid(`leaf value ${i} is not a finite number`);
+  }
+  const featureAt = at;
+  let binAt = at + nodes * header.featureBytes;
+  const leafMarker = header.featureBytes === 1 ? 0xff : 0xffff;
+
+  const block = new ArrayBuffer(nodes * NODE_BYTES);
+  const value = new Float64Array(block);
+  const links = new Int32Array(block);
+  const treeStart = new Int32Array(header.treeNodes.length);
+  const pending = new Int32Array(nodes); // internal nodes still waiting for their right child
+  let leaf = 0;
+  let node = 0;
+  for (let t = 0; t < header.treeNodes.length; t++) {
+    const start = node;
+    const end = start + header.treeNodes[t];
+    treeStart[t] = start;
+    let top = 0;
+    let previousWasLeaf = false;
+    for (; node < end; node++) {
+      if (node > start) {
+        // Preorder: after an internal node comes its left child; after a leaf, the right child
+        // of the nearest internal node still waiting for one.
+        if (previousWasLeaf) {
+          if (top === 0) invalid(`tree ${t} has nodes after its last leaf`);
+          links[4 * pending[--top] + 3] = node;
+        }
+      }
+      const f =
+        header.featureBytes === 1 ? bytes[featureAt + node] : view.getUint16(featureAt + 2 * node, true);
+      if (f === leafMarker) {
+        if (leaf >= leaves) invalid(`more leaves than the ${leaves} the header declares`);
+        links[4 * node + 2] = -1;
+        links[4 * node + 3] = -1;
+        value[2 * node] = leafValues[leaf++];
+        previousWasLeaf = true;
+      } else {
+        if (f >= nf) invalid(`tree ${t} node ${node - start} splits on feature ${f} of ${nf}`);
+        if (binAt >= expected - 4) invalid('more internal nodes than the header declares');
+        const b = bytes[binAt++];
+        if (b >= thresholds[f].length) {
+          invalid(
+            `tree ${t} node ${node - start} uses bin edge ${b} of feature "${header.featureNames[f]}" (it has ${thresholds[f].length})`,
+          );
+        }
+        links[4 * node + 2] = f;
+        value[2 * node] = thresholds[f][b];
+        pending[top++] = node;
+        previousWasLeaf = false;
+      }
+    }
+    if (top !== 0 || !previousWasLeaf) invalid(`tree ${t} is incomplete: ${top} split(s) lack a right child`);
+  }
+  if (leaf !== leaves || binAt !== expected - 4) invalid('node and leaf counts do not match the header');
+
+  return new TreeEnsemble(
+    {
+      algorithm: header.algorithm,
+      featureNames: header.featureNames,
+      targetName: header.targetName,
+      params: header.params,
+      aggregation: header.aggregation,
+      base: header.base,
+      thresholds,
+    },
+    treeStart,
+    block,
+  );
+}
+
+function parseHeader(raw: Uint8Array): ArtifactHeader {
+  let h: unknown;
+  try {
+    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch (err) {
+    invalid(`artifact header is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof h !== 'object' || h === null || Array.isArray(h))
+    invalid('artifact header must be a JSON object');
+  const o = h as Record<string, unknown>;
+  if (o.format !== ARTIFACT_FORMAT) invalid(`artifact header format must be "${ARTIFACT_FORMAT}"`);
+  if (o.algorithm !== 'random-forest' && o.algorithm !== 'gradient-boosting') {
+    invalid(`unknown algorithm ${JSON.stringify(o.algorithm)}`);
+  }
+  const names = o.featureNames;
+  if (
+    !Array.isArray(names) ||
+    names.length === 0 ||
+    names.length > MAX_FEATURES ||
+    !names.every((n) => typeof n === 'string' && n.length > 0) ||
+    new Set(names).size !== names.length
+  ) {
+    invalid('featureNames must be a non-empty list of distinct, non-empty names');
+  }
+  if (typeof o.targetName !== 'string' || o.targetName.length === 0)
+    invalid('targetName must be a non-empty string');
+  let params: FitParams;
+  try {
+    params = validateFitParams(o.params as FitParams);
+  } catch (err) {
+    invalid(`artifact parameters are invalid: ${(err as Error).message}`);
+  }
+  if (params.algorithm !== o.algorithm) invalid('params.algorithm differs from algorithm');
+  const aggregation = o.algorithm === 'random-forest' ? 'mean' : 'sum';
+  if (o.aggregation !== aggregation) invalid(`aggregation must be "${aggregation}" for ${o.algorithm}`);
+  if (typeof o.base !== 'number' || !Number.isFinite(o.base)) invalid('base must be a finite number');
+  const treeNodes = o.treeNodes;
+  if (
+    !Array.isArray(treeNodes) ||
+    treeNodes.length === 0 ||
+    !treeNodes.every((n) => isCount(n) && n % 2 === 1)
+  ) {
+    invalid(
+      'treeNodes must be a non-empty list of odd node counts (a binary tree of L leaves has 2L−1 nodes)',
+    );
+  }
+  const nodes = (treeNodes as number[]).reduce((a, b) => a + b, 0);
+  if (nodes * NODE_BYTES > 2 ** 31) invalid(`artifact declares ${nodes} nodes: more than a model may hold`);
+  if (!isCount(o.leaves) || o.leaves < treeNodes.length || o.leaves > nodes)
+    invalid('leaves must count the trees’ leaves');
+  if ((nodes + treeNodes.length) / 2 !== o.leaves) invalid('leaves do not match the trees’ node counts');
+  const counts = o.thresholdCounts;
+  if (
+    !Array.isArray(counts) ||
+    counts.length !== names.length ||
+    !counts.every((c) => isCount(c) && c <= 254)
+  ) {
+    invalid('thresholdCounts must hold 0–254 bin edges for each feature');
+  }
+  const featureBytes = names.length < 0xff ? 1 : 2;
+  if (o.featureBytes !== featureBytes)
+    invalid(`featureBytes must be ${featureBytes} for ${names.length} features`);
+  return {
+    format: ARTIFACT_FORMAT,
+    algorithm: o.algorithm,
+    featureNames: names as string[],
+    targetName: o.targetName,
+    params,
+    aggregation,
+    base: o.base,
+    treeNodes: treeNodes as number[],
+    leaves: o.leaves,
+    thresholdCounts: counts as number[],
+    featureBytes,
+  };
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+function invalid(message: string): never {
+  throw new FlywheelError('FLY_ERR_ARTIFACT_INVALID', `invalid model artifact: ${message}`);
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** A copy (the caller may reuse its buffer) of n little-endian float64 values at `at`. */
+function readFloat64s(bytes: Uint8Array, at: number, n: number): Float64Array {
+  if (LITTLE_ENDIAN) {
+    if ((bytes.byteOffset + at) % 8 === 0)
+      return new Float64Array(bytes.buffer, bytes.byteOffset + at, n).slice();
+    return new Float64Array(bytes.slice(at, at + 8 * n).buffer);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8 * n);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+  return out;
+}
+
+// zlib.crc32 arrived in Node 20.15; older Node 20 releases use the table below.
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+let crcTable: Int32Array | undefined;
+
+export function crc32(data: Uint8Array): number {
+  if (nativeCrc32) return nativeCrc32(data) >>> 0;
+  if (!crcTable) {
+    crcTable = new Int32Array(256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[i] = c;
+    }
+  }
+  let c = -1;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
