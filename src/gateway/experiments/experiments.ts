@@ -1,0 +1,480 @@
+// The gateway's experiment layer: which version answers each request (from the routing state and the
+// aliases in the registry), what each version did (stats, prediction log), feedback, the analysis loop
+// and the admin routes. The proxy calls `route()` before forwarding a /predict and `observe()` after;
+// everything else here runs off the hot path.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import type { GatewayConfig } from '../../config.js';
+import { FlywheelError, isFlywheelError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { FeedbackStore } from '../../registry/feedback.js';
+import { Registry } from '../../registry/registry.js';
+import {
+  DEFAULT_ROUTING,
+  readRouting,
+  routingChangeProblems,
+  updateRouting,
+  type RoutingChange,
+  type RoutingState,
+} from '../../registry/routing.js';
+import type { AliasState } from '../../registry/types.js';
+import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
+import { promoteCandidate, rollbackCandidate } from './actions.js';
+import { AnalysisLoop, analyse, thresholdsFromConfig, type Thresholds } from './analysis.js';
+import { predictionOf } from './body.js';
+import { pickVersion } from './router.js';
+import { compareVersions, ExperimentStats } from './stats.js';
+
+/** What the proxy does with one /predict. */
+export interface Route {
+  /** Version to ask for with `x-model-version`; null: no header, the backend answers with production. */
+  readonly version: string | null;
+  readonly target: 'production' | 'candidate';
+  /** Mirror the request to this version after answering the client (shadow mode), else null. */
+  readonly shadowVersion: string | null;
+}
+
+const PLAIN: Route = Object.freeze({ version: null, target: 'production', shadowVersion: null });
+
+export interface Observed {
+  readonly requestId: string;
+  readonly route: Route;
+  /** `x-model-version` of the answer; absent when no backend answered. */
+  readonly answeredBy: string | undefined;
+  /** 0 when no backend answered (timeout, connection failure). */
+  readonly status: number;
+  readonly latencyMs: number;
+  /** The /predict request body (JSON text), logged for feedback on success. */
+  readonly requestBody: string;
+  /** The backend's answer (JSON text); only read on success. */
+  readonly responseBody: string;
+  readonly shadow?: boolean;
+}
+
+export interface AdminResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface ExperimentsOptions {
+  readonly config: GatewayConfig;
+  readonly log: Logger;
+  readonly metrics: MetricsRegistry;
+  /** Thresholds override (tests); default from config. */
+  readonly thresholds?: Thresholds;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function errorResponse(err: FlywheelError, headers?: Record<string, string>): AdminResponse {
+  return { status: err.status, body: err.toJSON(), ...(headers ? { headers } : {}) };
+}
+
+export class Experiments {
+  readonly stats: ExperimentStats;
+  readonly feedback: FeedbackStore;
+  readonly analysis: AnalysisLoop;
+  readonly #registry: Registry;
+  readonly #config: GatewayConfig;
+  readonly #log: Logger;
+  /** sha256 of the admin token: compared in constant time with the presented token's digest. */
+  readonly #tokenDigest: Buffer | null;
+  readonly #by: string;
+  #routing: RoutingState = DEFAULT_ROUTING;
+  #aliases: AliasState = { production: null, candidate: null, generation: 0, updated_at: null };
+  /** True when requests may go anywhere but production: route() is then more than a constant. */
+  #active = false;
+  #watcher: RegistryWatcher | null = null;
+  #routingTimer: NodeJS.Timeout | null = null;
+  #routingText = '';
+  #closed = false;
+
+  private constructor(options: ExperimentsOptions, feedback: FeedbackStore) {
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#registry = new Registry(options.config.registry);
+    this.#tokenDigest = options.config.adminToken ? digest(options.config.adminToken) : null;
+    this.#by = `gateway:${options.config.gatewayId}`;
+    this.feedback = feedback;
+    this.stats = new ExperimentStats({ registry: options.metrics });
+    this.analysis = new AnalysisLoop({
+      stats: this.stats,
+      thresholds: options.thresholds ?? thresholdsFromConfig(options.config),
+      intervalMs: options.config.analysisInterval,
+      log: options.log,
+      target: {
+        current: () => {
+          const { production, candidate } = this.#aliases;
+          if (this.#routing.mode === 'off' || candidate === null || production === null) return null;
+          return { candidate, production };
+        },
+        promote: async (expected, evidence, reason) => {
+          this.#setAliases(
+            await promoteCandidate(this.#registry, {
+              expected,
+              by: `analysis:${this.#by}`,
+              reason,
+              evidence,
+            }),
+          );
+        },
+        rollback: async (expected, evidence, reason) => {
+          this.#setAliases(
+            await rollbackCandidate(this.#registry, {
+              expected,
+              by: `analysis:${this.#by}`,
+              reason,
+              evidence,
+            }),
+          );
+        },
+      },
+    });
+  }
+
+  /** Reads the registry's routing state and aliases, opens this replica's feedback log, starts the loops. */
+  static async start(options: ExperimentsOptions): Promise<Experiments> {
+    const { config } = options;
+    const feedback = await FeedbackStore.open({
+      registryDir: config.registry,
+      gatewayId: config.gatewayId,
+      maxFileBytes: config.feedbackMaxBytes,
+      maxFileAgeMs: config.feedbackMaxAge,
+      indexSize: config.feedbackIndexSize,
+    });
+    const ex = new Experiments(options, feedback);
+    await ex.#pollRouting();
+    await ex.#registry
+      .readAliases()
+      .then((a) => ex.#setAliases(a))
+      .catch((err: unknown) => ex.#log.warn({ err }, 'aliases unreadable; routing everything to production'));
+    ex.#watcher = watchRegistry(config.registry, {
+      pollMs: config.routingPollInterval,
+      onChange: (snap) => ex.#setAliases(snap.aliases),
+      onError: (err) => ex.#log.warn({ err }, 'registry watch failed; keeping the last aliases'),
+    });
+    const tick = () => {
+      if (ex.#closed) return;
+      ex.#routingTimer = setTimeout(() => void ex.#pollRouting().finally(tick), config.routingPollInterval);
+      ex.#routingTimer.unref();
+    };
+    tick();
+    ex.analysis.start();
+    options.log.info(
+      {
+        routing: { mode: ex.#routing.mode, weight: ex.#routing.weight, generation: ex.#routing.generation },
+        aliases: { production: ex.#aliases.production, candidate: ex.#aliases.candidate },
+        feedbackFile: feedback.currentFile,
+        analysisIntervalMs: config.analysisInterval,
+        admin: ex.#tokenDigest !== null,
+      },
+      'experiments ready',
+    );
+    return ex;
+  }
+
+  /** Re-reads routing.json; a malformed file keeps the last good state (logged once per content). */
+  async #pollRouting(): Promise<void> {
+    try {
+      const next = await readRouting(this.#config.registry);
+      this.#setRouting(next);
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      if (text !== this.#routingText)
+        this.#log.error({ err: text }, 'routing state unreadable; keeping the last one');
+      this.#routingText = text;
+    }
+  }
+
+  #setRouting(next: RoutingState): void {
+    const prev = this.#routing;
+    if (next.generation === prev.generation && next.updated_at === prev.updated_at) return;
+    this.#routing = next;
+    this.#routingText = '';
+    this.#log.info({ mode: next.mode, weight: next.weight, generation: next.generation }, 'routing changed');
+    this.#refreshActive();
+  }
+
+  #setAliases(next: AliasState): void {
+    const prev = this.#aliases;
+    if (next.production === prev.production && next.candidate === prev.candidate) {
+      this.#aliases = next;
+      return;
+    }
+    this.#aliases = next;
+    this.#log.info({ production: next.production, candidate: next.candidate }, 'aliases changed');
+    this.#refreshActive();
+  }
+
+  #refreshActive(): void {
+    const { production, candidate } = this.#aliases;
+    this.#active = this.#routing.mode !== 'off' && candidate !== null && candidate !== production;
+  }
+
+  get routing(): RoutingState {
+    return this.#routing;
+  }
+
+  get aliases(): AliasState {
+    return this.#aliases;
+  }
+
+  /** Sticky mode reads a user id: the proxy extracts one (header or body) only when this is true. */
+  get needsUserId(): boolean {
+    return this.#active && this.#routing.mode === 'sticky';
+  }
+
+  /** The version of one /predict. A constant when no experiment runs. */
+  route(userId: string | undefined): Route {
+    if (!this.#active) return PLAIN;
+    const choice = pickVersion(this.#routing, userId, Math.random);
+    const candidate = this.#aliases.candidate as string;
+    if (choice.target === 'candidate')
+      return { version: candidate, target: 'candidate', shadowVersion: null };
+    return choice.shadow ? { version: null, target: 'production', shadowVersion: candidate } : PLAIN;
+  }
+
+  /** Records one answer (or failure) of a /predict, and logs a successful single prediction. */
+  observe(o: Observed): void {
+    const version =
+      o.answeredBy ??
+      o.route.version ??
+      (o.shadow ? o.route.shadowVersion : this.#aliases.production) ??
+      'unknown';
+    const error = o.status === 0 || o.status >= 500;
+    let prediction = NaN;
+    if (o.status === 200) prediction = predictionOf(o.responseBody);
+    this.stats.observe(version, {
+      latencyMs: o.latencyMs,
+      error,
+      ...(Number.isFinite(prediction) ? { prediction } : {}),
+      ...(o.shadow ? { shadow: true } : {}),
+    });
+    if (Number.isFinite(prediction) && o.requestBody !== '') {
+      this.feedback.logPrediction({
+        requestId: o.requestId,
+        version,
+        prediction,
+        featuresJson: o.requestBody,
+        ...(o.shadow ? { shadow: true } : {}),
+      });
+    }
+  }
+
+  /** JSON of GET /experiments: the split, the versions' figures, the comparison and verdict. */
+  report(): Record<string, unknown> {
+    const { production, candidate } = this.#aliases;
+    const thresholds = this.analysis.thresholds;
+    const c = candidate ? this.stats.get(candidate) : undefined;
+    const p = production ? this.stats.get(production) : undefined;
+    const verdict =
+      candidate && production ? analyse(this.stats, { candidate, production }, thresholds, Date.now()) : null;
+    return {
+      gateway: this.#config.gatewayId,
+      routing: this.#publicRouting(),
+      aliases: { production, candidate },
+      versions: this.stats.snapshot(),
+      comparison: c && p ? compareVersions(c, p) : null,
+      verdict: verdict ? { decision: verdict.decision, reasons: verdict.reasons } : null,
+      analysis: {
+        interval_ms: this.analysis.intervalMs,
+        automatic: this.analysis.intervalMs > 0,
+        thresholds,
+        decisions: this.analysis.decisions,
+      },
+      feedback: { file: this.feedback.currentFile, ...this.feedback.counts },
+    };
+  }
+
+  #publicRouting(): Record<string, unknown> {
+    const r = this.#routing;
+    const { candidate } = this.#aliases;
+    const share = this.#active && r.mode !== 'shadow' ? r.weight : 0;
+    return {
+      mode: r.mode,
+      weight: r.weight,
+      generation: r.generation,
+      updated_at: r.updated_at,
+      candidate,
+      // What clients get now: with no candidate every mode means 100% production.
+      effective: {
+        production: 100 - share,
+        candidate: share,
+        shadow: this.#active && r.mode === 'shadow' ? r.weight : 0,
+      },
+    };
+  }
+
+  /**
+   * Handles the experiment routes: `GET /experiments`, `POST /feedback`, `GET|PUT /admin/traffic`,
+   * `POST /admin/promote`, `POST /admin/rollback`. Returns null for any other path. `body` is the raw
+   * request body (JSON text or empty).
+   */
+  async handle(
+    method: string,
+    url: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+    body: string,
+  ): Promise<AdminResponse | null> {
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    try {
+      if (pathname === '/experiments') {
+        if (method !== 'GET')
+          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${method} /experiments is not a route`);
+        return { status: 200, body: this.report() };
+      }
+      if (pathname === '/feedback') {
+        if (method !== 'POST')
+          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${method} /feedback is not a route`);
+        return await this.#postFeedback(body);
+      }
+      if (!pathname.startsWith('/admin/')) return null;
+      const denied = this.#authorise(headers.authorization);
+      if (denied) return denied;
+      const route = `${method} ${pathname}`;
+      switch (route) {
+        case 'GET /admin/traffic':
+          return { status: 200, body: this.#trafficBody() };
+        case 'PUT /admin/traffic':
+          return await this.#putTraffic(body);
+        case 'POST /admin/promote':
+          return await this.#decide('promote', body);
+        case 'POST /admin/rollback':
+          return await this.#decide('rollback', body);
+        default:
+          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${route} is not a route`);
+      }
+    } catch (err) {
+      if (isFlywheelError(err)) return errorResponse(err);
+      this.#log.error({ err, method, url }, 'experiment route failed');
+      return errorResponse(new FlywheelError('FLY_ERR_INTERNAL'));
+    }
+  }
+
+  /** null when allowed; else the 401/403 answer. Nothing is read or changed before this passes. */
+  #authorise(header: string | string[] | undefined): AdminResponse | null {
+    if (this.#tokenDigest === null) {
+      return errorResponse(
+        new FlywheelError(
+          'FLY_ERR_ADMIN_DISABLED',
+          'admin routes are off: start the gateway with --admin-token or FLYWHEEL_ADMIN_TOKEN',
+        ),
+      );
+    }
+    const value = Array.isArray(header) ? header[0] : header;
+    const m = value === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
+    // Digests have equal length whatever was sent, so timingSafeEqual never throws and the time taken
+    // says nothing about how much of the token matched.
+    if (m === null || !timingSafeEqual(digest(m[1]), this.#tokenDigest)) {
+      return errorResponse(
+        new FlywheelError(
+          'FLY_ERR_UNAUTHORIZED',
+          'admin token missing or wrong: send Authorization: Bearer <token>',
+        ),
+        { 'www-authenticate': 'Bearer realm="flywheel-admin"' },
+      );
+    }
+    return null;
+  }
+
+  #trafficBody(): Record<string, unknown> {
+    return { ...this.#publicRouting(), production: this.#aliases.production };
+  }
+
+  async #postFeedback(body: string): Promise<AdminResponse> {
+    const parsed = parseJson(body);
+    const accepted = await this.feedback.recordFeedback(parsed);
+    for (const f of accepted) {
+      for (const p of f.predictions) this.stats.observeFeedback(p.version, p.prediction, f.actual);
+    }
+    return {
+      status: 200,
+      body: {
+        recorded: accepted.length,
+        feedback: accepted.map((f) => ({
+          request_id: f.request_id,
+          actual: f.actual,
+          predictions: f.predictions,
+        })),
+      },
+    };
+  }
+
+  async #putTraffic(body: string): Promise<AdminResponse> {
+    const parsed = parseJson(body);
+    const problems = routingChangeProblems(parsed);
+    if (problems.length > 0) {
+      throw new FlywheelError('FLY_ERR_BAD_REQUEST', `invalid traffic change: ${problems.join('; ')}`, {
+        problems,
+      });
+    }
+    const change = parsed as RoutingChange;
+    const next = await updateRouting(this.#config.registry, change, {
+      by: this.#by,
+      reason: `admin API: ${change.mode ?? this.#routing.mode} ${change.weight ?? this.#routing.weight}%`,
+    });
+    // This replica applies it at once; the others within --routing-poll-interval.
+    this.#setRouting(next);
+    return { status: 200, body: this.#trafficBody() };
+  }
+
+  async #decide(decision: 'promote' | 'rollback', body: string): Promise<AdminResponse> {
+    const parsed = body.trim() === '' ? {} : parseJson(body);
+    const reason =
+      typeof parsed === 'object' && parsed !== null && 'reason' in parsed && typeof parsed.reason === 'string'
+        ? parsed.reason
+        : `manual ${decision} via the admin API`;
+    const { production, candidate } = await this.#registry.readAliases();
+    const c = candidate ? this.stats.get(candidate) : undefined;
+    const p = production ? this.stats.get(production) : undefined;
+    const evidence = {
+      decision,
+      gateway: this.#config.gatewayId,
+      comparison: c && p ? compareVersions(c, p) : null,
+    };
+    const info = {
+      by: `${this.#by} (admin)`,
+      reason,
+      evidence,
+      ...(candidate ? { expected: candidate } : {}),
+    };
+    const aliases =
+      decision === 'promote'
+        ? await promoteCandidate(this.#registry, info)
+        : await rollbackCandidate(this.#registry, info);
+    this.#setAliases(aliases);
+    this.#log.info(
+      { decision, candidate, production: aliases.production, reason },
+      'manual decision applied',
+    );
+    return {
+      status: 200,
+      body: {
+        decision,
+        candidate,
+        aliases: { production: aliases.production, candidate: aliases.candidate },
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#routingTimer) clearTimeout(this.#routingTimer);
+    this.#routingTimer = null;
+    await this.analysis.stop();
+    await this.#watcher?.close();
+    await this.feedback.close();
+  }
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new FlywheelError('FLY_ERR_BAD_JSON', 'request body is not valid JSON');
+  }
+}

@@ -1,0 +1,204 @@
+// Experiments.route/observe against a real registry folder: the split follows routing.json and the
+// aliases, changes written by another writer are picked up, and shadow predictions are both logged.
+import { Registry as Metrics } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.js';
+import { createLogger } from '../../../src/log.js';
+import { Registry } from '../../../src/registry/registry.js';
+import { updateRouting } from '../../../src/registry/routing.js';
+import { rollbackCandidate } from '../../../src/gateway/experiments/actions.js';
+import { Experiments } from '../../../src/gateway/experiments/experiments.js';
+import { publishInput, tempDir } from '../../registry/helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const open: Experiments[] = [];
+
+const thresholds = {
+  minRequests: 20,
+  minDurationMs: 0,
+  minFeedback: 10,
+  maxErrorRateIncrease: 0.05,
+  maxP99Ratio: 5,
+  maxMaeRatio: 1.2,
+  alpha: 0.05,
+};
+
+async function start(gatewayId: string, withThresholds = false): Promise<Experiments> {
+  const config = loadConfig(
+    'gateway',
+    { registry: dir, gatewayId, analysisInterval: '0', routingPollInterval: '30ms' },
+    {},
+  );
+  const ex = await Experiments.start({
+    config,
+    log: createLogger({ role: 'test', level: 'silent' }),
+    metrics: new Metrics(),
+    ...(withThresholds ? { thresholds } : {}),
+  });
+  open.push(ex);
+  return ex;
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let prod: string;
+let cand: string;
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir('experiments'));
+  const reg = new Registry(dir);
+  prod = (await reg.publish(publishInput(1))).version;
+  cand = (await reg.publish(publishInput(2))).version;
+  await reg.promote(prod, { reason: 'first' });
+  await reg.setAlias('candidate', cand, { reason: 'canary' });
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((e) => e.close()));
+  await cleanup();
+});
+
+describe('Experiments.route', () => {
+  it('routes everything to production, with no header, while routing is off', async () => {
+    const ex = await start('a');
+    for (let i = 0; i < 100; i++)
+      expect(ex.route(`u${i}`)).toEqual({ version: null, target: 'production', shadowVersion: null });
+    expect(ex.needsUserId).toBe(false);
+  });
+
+  it('follows a canary split written by another process, and drops it when the candidate goes', async () => {
+    const ex = await start('a');
+    await updateRouting(dir, { mode: 'canary', weight: 30 }, { reason: 'test' });
+    await until(() => ex.routing.mode === 'canary');
+    let candidate = 0;
+    for (let i = 0; i < 5000; i++) {
+      const r = ex.route(undefined);
+      if (r.target === 'candidate') {
+        expect(r.version).toBe(cand);
+        candidate++;
+      } else expect(r.version).toBeNull();
+    }
+    expect(Math.abs(candidate / 50 - 30)).toBeLessThan(3);
+    await new Registry(dir).setAlias('candidate', null, { reason: 'gone' });
+    await until(() => ex.aliases.candidate === null);
+    expect(ex.route(undefined).target).toBe('production');
+  });
+
+  it('agrees with another replica on every sticky user', async () => {
+    await updateRouting(dir, { mode: 'sticky', weight: 50 }, { reason: 'ab' });
+    const a = await start('a');
+    const b = await start('b');
+    expect(a.needsUserId).toBe(true);
+    for (let u = 0; u < 2000; u++) expect(a.route(`user-${u}`).target).toBe(b.route(`user-${u}`).target);
+  });
+
+  it('mirrors the shadow share and logs both predictions under one request id', async () => {
+    await updateRouting(dir, { mode: 'shadow', weight: 100 }, { reason: 'shadow' });
+    const ex = await start('a');
+    const route = ex.route(undefined);
+    expect(route).toEqual({ version: null, target: 'production', shadowVersion: cand });
+    const common = { requestId: 'r1', route, status: 200, latencyMs: 2, requestBody: '{"x":0.5}' };
+    ex.observe({ ...common, answeredBy: prod, responseBody: '{"y":10,"prediction":10}' });
+    ex.observe({ ...common, answeredBy: cand, responseBody: '{"y":12,"prediction":12}', shadow: true });
+    const [fb] = await ex.feedback.recordFeedback({ request_id: 'r1', actual: 11 });
+    expect(fb.predictions).toEqual([
+      { version: prod, prediction: 10, shadow: false },
+      { version: cand, prediction: 12, shadow: true },
+    ]);
+    expect(ex.stats.get(cand)!.shadowRequests).toBe(1);
+  });
+
+  it('counts a failed answer as an error of the version it was routed to', async () => {
+    await updateRouting(dir, { mode: 'canary', weight: 100 }, { reason: 'all' });
+    const ex = await start('a');
+    const route = ex.route(undefined);
+    ex.observe({
+      requestId: 'r',
+      route,
+      answeredBy: undefined,
+      status: 0,
+      latencyMs: 5000,
+      requestBody: '{}',
+      responseBody: '',
+    });
+    expect(ex.stats.get(cand)).toMatchObject({ requests: 1, errors: 1 });
+    expect(ex.feedback.counts.predictions).toBe(0);
+  });
+});
+
+describe('analysis loop', () => {
+  /** Serves `n` requests per version with predictions off by `err(version, i)`, then feeds back the truth. */
+  async function traffic(ex: Experiments, err: (version: string, i: number) => number) {
+    let id = 0;
+    for (const version of [prod, cand]) {
+      for (let i = 0; i < 30; i++) {
+        const requestId = `r${id++}`;
+        const prediction = 50 + err(version, i);
+        ex.observe({
+          requestId,
+          route: {
+            version: version === cand ? cand : null,
+            target: version === cand ? 'candidate' : 'production',
+            shadowVersion: null,
+          },
+          answeredBy: version,
+          status: 200,
+          latencyMs: 2 + (i % 3),
+          requestBody: `{"x":${i}}`,
+          responseBody: `{"y":${prediction},"prediction":${prediction}}`,
+        });
+        const [fb] = await ex.feedback.recordFeedback({ request_id: requestId, actual: 50 });
+        for (const p of fb.predictions) ex.stats.observeFeedback(p.version, p.prediction, fb.actual);
+      }
+    }
+  }
+
+  it('rolls back a candidate with a significantly worse MAE and records the figures', async () => {
+    await updateRouting(dir, { mode: 'canary', weight: 10 }, { reason: 'canary' });
+    const ex = await start('a', true);
+    await traffic(ex, (v, i) => (v === cand ? 10 + (i % 3) : 1 + (i % 3)));
+    const verdict = await ex.analysis.runOnce();
+    expect(verdict!.decision).toBe('rollback');
+    const reg = new Registry(dir);
+    expect((await reg.readAliases()).candidate).toBeNull();
+    const last = (await reg.history()).at(-1)!;
+    expect(last).toMatchObject({ alias: 'candidate', from: cand, to: null, by: 'analysis:gateway:a' });
+    expect(last.reason).toMatch(/^canary analysis: rollback \(MAE 11\.000 vs 2\.000/);
+    expect(last.evidence).toMatchObject({
+      decision: 'rollback',
+      comparison: { mae: { candidate: 11, production: expect.closeTo(2, 9) } },
+    });
+    expect(ex.analysis.decisions).toHaveLength(1);
+    expect(ex.route(undefined).target).toBe('production');
+  });
+
+  it('promotes a candidate that is as good, and refuses to act on a candidate that changed', async () => {
+    await updateRouting(dir, { mode: 'canary', weight: 10 }, { reason: 'canary' });
+    const ex = await start('a', true);
+    await traffic(ex, (_v, i) => 1 + (i % 4));
+    const v = await ex.analysis.runOnce();
+    expect(v!.decision).toBe('promote');
+    const reg = new Registry(dir);
+    expect(await reg.readAliases()).toMatchObject({ production: cand, candidate: null });
+    expect((await reg.history()).at(-2)).toMatchObject({
+      alias: 'production',
+      from: prod,
+      to: cand,
+      action: 'promote',
+    });
+    // Nothing left to analyse.
+    expect(await ex.analysis.runOnce()).toBeNull();
+    // A decision about one candidate never lands on a newer one published meanwhile.
+    const third = (await reg.publish(publishInput(3))).version;
+    await reg.setAlias('candidate', third, { reason: 'next canary' });
+    await expect(rollbackCandidate(reg, { expected: cand, by: 't', reason: 'stale' })).rejects.toMatchObject({
+      code: 'FLY_ERR_ALIAS',
+    });
+    expect((await reg.readAliases()).candidate).toBe(third);
+  });
+});
