@@ -203,9 +203,23 @@ export class Registry {
     });
   }
 
-  /** production := version; the candidate is cleared if it was that version. */
-  async promote(version: string, change: ChangeInfo): Promise<AliasState> {
+  /**
+   * production := version; the candidate is cleared if it was that version. With `expectProduction`,
+   * refuses (FLY_ERR_ALIAS, details.conflict) when production is no longer that version: a trainer
+   * that compared against one production must not replace another that arrived meanwhile.
+   */
+  async promote(
+    version: string,
+    change: ChangeInfo & { readonly expectProduction?: string | null },
+  ): Promise<AliasState> {
     return this.#changeAliases(change, async (current) => {
+      if (change.expectProduction !== undefined && current.production !== change.expectProduction) {
+        throw new FlywheelError(
+          'FLY_ERR_ALIAS',
+          `production changed from ${change.expectProduction ?? 'none'} to ${current.production ?? 'none'} meanwhile`,
+          { conflict: true, production: current.production },
+        );
+      }
       await this.loadArtifact(version);
       const steps: Step[] = [{ alias: 'production', to: version, action: 'promote' }];
       if (current.candidate === version) steps.push({ alias: 'candidate', to: null, action: 'promote' });

@@ -1,0 +1,233 @@
+// One training run, independent of flags and the command line: read → split → fit → evaluate →
+// score production on the same holdout → publish → promotion policy → retention. Every input is
+// checked before the registry is touched, and the registry is checked before the (long) fit, so bad
+// input or an unwritable registry fails fast and leaves the registry as it was.
+import os from 'node:os';
+import { FlywheelError, isFlywheelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import {
+  decodeArtifact,
+  encodeArtifact,
+  featureSchema,
+  fitModel,
+  validateFitParams,
+  type FitParams,
+} from '../model/index.js';
+import type { Dataset, HoldoutMetrics } from '../model/types.js';
+import { Registry } from '../registry/index.js';
+import type { AliasName } from '../registry/types.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { readSource, splitHoldout } from './data/index.js';
+import { scoreOn } from './evaluate.js';
+import { decidePromotion, type Decision, type ProductionView, type PromotionPolicy } from './policy.js';
+import { formatSourceSpec, parseSourceSpec } from './source.js';
+
+/** Temp files younger than this may belong to a live trainer (a publish takes well under a second). */
+export const STALE_TEMP_MS = 10 * 60_000;
+/** Fewest rows either side of the split that give a meaningful fit and holdout score. */
+export const MIN_TRAIN_ROWS = 10;
+export const MIN_HOLDOUT_ROWS = 5;
+
+export interface TrainOptions {
+  readonly registry: string;
+  /** synthetic | csv:<path> | jsonl:<path> */
+  readonly source: string;
+  /** Rows of synthetic data. */
+  readonly rows: number;
+  /** Seeds the data generator, the split and (through `fit.seed`) the learner. */
+  readonly seed: number;
+  readonly target?: string;
+  /** Empty: every column but the target. */
+  readonly features: readonly string[];
+  /** Share of rows held out for evaluation. */
+  readonly holdout: number;
+  readonly fit: FitParams;
+  /** Worker threads for the fit; 0 = all cores. */
+  readonly threads: number;
+  readonly promote: PromotionPolicy;
+  readonly tolerance: number;
+  readonly keep: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface TrainSummary {
+  readonly version: string;
+  /** Rows read from the source (train + holdout). */
+  readonly rows: number;
+  readonly holdout_rows: number;
+  readonly fit_seconds: number;
+  readonly metrics: HoldoutMetrics;
+  /** The production version before this run, and its score on this run's holdout when comparable. */
+  readonly production_version: string | null;
+  readonly production_metrics: HoldoutMetrics | null;
+  /** True when production now points at the new version. */
+  readonly promoted: boolean;
+  /** The alias that now points at the new version, if any. */
+  readonly alias: AliasName | null;
+  readonly reason: string;
+  readonly pruned: readonly string[];
+}
+
+/** How many times the decision is re-made when another writer changes production meanwhile. */
+const DECISION_ATTEMPTS = 5;
+
+export async function trainOnce(options: TrainOptions, log: Logger): Promise<TrainSummary> {
+  const spec = parseSourceSpec(options.source);
+  const fitParams = validateFitParams(options.fit);
+
+  const { dataset, provenance } = await readSource(formatSourceSpec(spec), {
+    ...(options.target === undefined ? {} : { target: options.target }),
+    // An empty list means "every column but the target", which the readers spell as no list.
+    ...(options.features.length === 0 ? {} : { features: [...options.features] }),
+    rows: options.rows,
+    seed: options.seed,
+  });
+  log.info({ source: provenance.source, rows: provenance.rows, sha256: provenance.sha256 }, 'data read');
+  const { train, holdout } = splitHoldout(dataset, options.holdout, options.seed);
+  checkSplit(train, holdout, options.holdout);
+  log.info({ train: train.rows, holdout: holdout.rows, features: dataset.featureNames }, 'data split');
+
+  const registry = new Registry(options.registry, { host: `trainer@${os.hostname()}` });
+  await registry.init();
+  const cleaned = await registry.cleanStaleTemps(STALE_TEMP_MS);
+  if (cleaned.length > 0) log.info({ removed: cleaned }, 'stale temp files removed');
+
+  const { model, timings, workers } = await fitModel(train, fitParams, {
+    threads: options.threads,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const fitSeconds = timings.total;
+  log.info({ fit_seconds: fitSeconds, timings, workers, algorithm: fitParams.algorithm }, 'model fitted');
+
+  const scored = scoreOn(model, holdout);
+  if ('mismatch' in scored)
+    throw new FlywheelError('FLY_ERR_INTERNAL', `holdout scoring failed: ${scored.mismatch}`);
+  const metrics = scored.metrics;
+  log.info({ ...metrics, holdout_rows: holdout.rows }, 'holdout metrics');
+
+  const manifest = await registry.publish({
+    artifact: encodeArtifact(model),
+    manifest: {
+      trainer_host: os.hostname(),
+      package_version: PACKAGE_VERSION,
+      algorithm: fitParams.algorithm,
+      data: provenance,
+      parameters: { ...fitParams, holdout: options.holdout },
+      metrics,
+      fit_seconds: fitSeconds,
+      features: featureSchema(train),
+      target: dataset.targetName,
+    },
+  });
+  const version = manifest.version;
+  log.info(
+    { version, sha256: manifest.artifact.sha256, bytes: manifest.artifact.bytes },
+    'version published',
+  );
+
+  const outcome = await applyPolicy(registry, options, version, metrics, holdout, log);
+
+  let pruned: string[] = [];
+  try {
+    pruned = await registry.prune(options.keep);
+    if (pruned.length > 0) log.info({ pruned, keep: options.keep }, 'old versions pruned');
+  } catch (err) {
+    // The version is published and the decision made: retention can wait for the next run.
+    log.warn({ err }, 'retention failed; old versions kept until the next run');
+  }
+
+  return {
+    version,
+    rows: provenance.rows,
+    holdout_rows: holdout.rows,
+    fit_seconds: fitSeconds,
+    metrics,
+    production_version: outcome.production.kind === 'none' ? null : outcome.production.version,
+    production_metrics: outcome.production.kind === 'scored' ? outcome.production.metrics : null,
+    promoted: outcome.decision.alias === 'production',
+    alias: outcome.decision.alias,
+    reason: outcome.decision.reason,
+    pruned,
+  };
+}
+
+function checkSplit(train: Dataset, holdout: Dataset, fraction: number): void {
+  if (holdout.rows < MIN_HOLDOUT_ROWS || train.rows < MIN_TRAIN_ROWS) {
+    throw new FlywheelError(
+      'FLY_ERR_HOLDOUT_TOO_SMALL',
+      `--holdout ${fraction} of ${train.rows + holdout.rows} rows leaves ${train.rows} to train on and ${holdout.rows} to evaluate; ` +
+        `need at least ${MIN_TRAIN_ROWS} and ${MIN_HOLDOUT_ROWS}: give more rows or change --holdout`,
+      { train: train.rows, holdout: holdout.rows },
+    );
+  }
+}
+
+/** What the current production version scores on this run's holdout, or why it cannot. */
+async function viewProduction(registry: Registry, holdout: Dataset, log: Logger): Promise<ProductionView> {
+  const { production } = await registry.readAliases();
+  if (production === null) return { kind: 'none' };
+  let model;
+  try {
+    model = decodeArtifact((await registry.loadArtifact(production)).bytes);
+  } catch (err) {
+    const why = isFlywheelError(err) ? err.message : String(err);
+    log.warn({ production, err }, 'production version cannot be loaded');
+    return { kind: 'broken', version: production, why };
+  }
+  const score = scoreOn(model, holdout);
+  if ('mismatch' in score) return { kind: 'incomparable', version: production, why: score.mismatch };
+  log.info({ production, ...score.metrics }, 'production scored on the same holdout');
+  return { kind: 'scored', version: production, metrics: score.metrics };
+}
+
+async function applyPolicy(
+  registry: Registry,
+  options: TrainOptions,
+  version: string,
+  metrics: HoldoutMetrics,
+  holdout: Dataset,
+  log: Logger,
+): Promise<{ decision: Decision; production: ProductionView }> {
+  for (let attempt = 1; ; attempt++) {
+    const production = await viewProduction(registry, holdout, log);
+    const decision = decidePromotion({
+      policy: options.promote,
+      tolerance: options.tolerance,
+      metrics,
+      production,
+    });
+    const expected = production.kind === 'none' ? null : production.version;
+    const change = {
+      reason: decision.reason,
+      evidence: {
+        version,
+        policy: options.promote,
+        tolerance: options.tolerance,
+        metrics,
+        holdout_rows: holdout.rows,
+        production: expected,
+        production_metrics: production.kind === 'scored' ? production.metrics : null,
+      },
+    };
+    try {
+      if (decision.alias === 'production') {
+        // Compare-and-set: the decision holds only against the production it was measured against.
+        await registry.promote(version, { ...change, expectProduction: expected });
+      } else if (decision.alias === 'candidate') {
+        await registry.setAlias('candidate', version, change);
+      } else {
+        await registry.recordDecision('production', change);
+      }
+      log.info(
+        { version, policy: options.promote, alias: decision.alias, reason: decision.reason },
+        'promotion decision',
+      );
+      return { decision, production };
+    } catch (err) {
+      const conflict =
+        isFlywheelError(err) && (err.details as { conflict?: boolean } | undefined)?.conflict === true;
+      if (!conflict || attempt >= DECISION_ATTEMPTS) throw err;
+      log.info({ version, attempt }, 'production changed while deciding; deciding again');
+    }
+  }
+}
