@@ -170,4 +170,39 @@ data
     await writeCsv(generateSynthetic(rows, seed), opts.out === '-' ? process.stdout : opts.out);
   });
 
+// Experiments: the gateway's admin actions, against a gateway (--url + --admin-token) or the registry.
+addSettingOptions(
+  program
+    .command('traffic [mode] [weight]')
+    .description(
+      'show or set the traffic split between production and candidate: off | canary <w> | sticky <w> | shadow <w> (w in %)',
+    )
+    .option('--salt <salt>', 'sticky hash salt (changing it reshuffles which users see the candidate)'),
+  'admin',
+).action(
+  action('admin', async (config, cmd) => {
+    const { runTraffic } = await import('./gateway/experiments/cli.js');
+    const [mode, weight] = cmd.args as (string | undefined)[];
+    const salt = cmd.opts().salt as string | undefined;
+    await runTraffic({ mode, weight, salt }, config, process.stdout);
+  }),
+);
+for (const [name, description] of [
+  ['promote', 'make the candidate production now (traffic returns to 100% production)'],
+  ['rollback', 'drop the candidate now (traffic returns to 100% production)'],
+] as const) {
+  addSettingOptions(
+    program
+      .command(name)
+      .description(description)
+      .option('--reason <text>', 'why, recorded in the alias history'),
+    'admin',
+  ).action(
+    action('admin', async (config, cmd) => {
+      const { runDecision } = await import('./gateway/experiments/cli.js');
+      await runDecision(name, { reason: cmd.opts().reason as string | undefined }, config, process.stdout);
+    }),
+  );
+}
+
 await program.parseAsync(process.argv);
