@@ -523,3 +523,31 @@ export async function readFeedbackDataset(
     duplicates,
   };
 }
+
+/**
+ * `<source>+feedback`: another source's rows followed by the feedback rows, on the other source's
+ * feature columns and target (feedback rows lacking one of those features are skipped).
+ */
+export async function mixWithFeedback(
+  base: Dataset,
+  registryDir: string,
+): Promise<{ dataset: Dataset; feedback: FeedbackDatasetResult }> {
+  const feedback = await readFeedbackDataset(registryDir, {
+    targetName: base.targetName,
+    featureNames: base.featureNames,
+  });
+  const rows = base.rows + feedback.dataset.rows;
+  const columns = base.featureNames.map((_, j) => {
+    const col = new Float64Array(rows);
+    col.set(base.columns[j], 0);
+    col.set(feedback.dataset.columns[j], base.rows);
+    return col;
+  });
+  const target = new Float64Array(rows);
+  target.set(base.target, 0);
+  target.set(feedback.dataset.target, base.rows);
+  return {
+    dataset: { featureNames: base.featureNames, targetName: base.targetName, rows, columns, target },
+    feedback,
+  };
+}

@@ -3,7 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlywheelError } from '../../src/errors.js';
-import { FeedbackStore, parseFeedbackBody, readFeedbackDataset } from '../../src/registry/feedback.js';
+import {
+  FeedbackStore,
+  mixWithFeedback,
+  parseFeedbackBody,
+  readFeedbackDataset,
+} from '../../src/registry/feedback.js';
 
 let dir: string;
 const stores: FeedbackStore[] = [];
@@ -250,5 +255,35 @@ describe('readFeedbackDataset', () => {
     await expect(readFeedbackDataset(dir, { targetName: 't' })).rejects.toMatchObject({
       code: 'FLY_ERR_DATA_EMPTY',
     });
+  });
+
+  it('appends feedback rows to another source on its columns', async () => {
+    const s = await open('gw-a');
+    s.logPrediction({
+      requestId: 'r1',
+      version: 'v1',
+      prediction: 1,
+      featuresJson: '{"b":7,"a":5,"user_id":"u"}',
+    });
+    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 1, featuresJson: '{"a":6}' });
+    await s.recordFeedback([
+      { request_id: 'r1', actual: 9 },
+      { request_id: 'r2', actual: 8 },
+    ]);
+    await s.close();
+    const base = {
+      featureNames: ['a', 'b'],
+      targetName: 'y',
+      rows: 2,
+      columns: [Float64Array.from([1, 2]), Float64Array.from([3, 4])],
+      target: Float64Array.from([10, 20]),
+    };
+    const { dataset, feedback } = await mixWithFeedback(base, dir);
+    expect(dataset.rows).toBe(3);
+    expect([...dataset.columns[0]]).toEqual([1, 2, 5]);
+    expect([...dataset.columns[1]]).toEqual([3, 4, 7]);
+    expect([...dataset.target]).toEqual([10, 20, 9]);
+    // r2 lacks feature b.
+    expect(feedback.skipped).toBe(1);
   });
 });
