@@ -60,6 +60,10 @@ export const ERRORS = {
   // local stack
   FLY_ERR_PORT_IN_USE: { status: 500, message: 'port already in use' },
   FLY_ERR_SCHEDULE: { status: 400, message: 'invalid cron schedule' },
+  FLY_ERR_STACK_RUNNING: { status: 409, message: 'a local stack is already running on this registry' },
+  FLY_ERR_STACK_NOT_RUNNING: { status: 404, message: 'no local stack is running on this registry' },
+  FLY_ERR_START_FAILED: { status: 500, message: 'a component of the local stack failed to start' },
+  FLY_ERR_ROLLOUT_FAILED: { status: 500, message: 'rolling restart failed' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
