@@ -50,6 +50,9 @@ export interface SupervisorOptions {
 
 const DEFAULT_CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 const READY_PATH = '/v2/health/ready';
+// Backends are ready only with a production model; without one (a first version not promoted), a
+// started process is the most that can be waited for, and the gateway answers 503 until one is.
+const LIVE_PATH = '/v2/health/live';
 
 const IDLE_ROLLOUT: RolloutState = {
   generation: 0,
@@ -78,6 +81,7 @@ export class Supervisor {
   readonly #startedAt = new Date().toISOString();
 
   #gatewayPort: number;
+  #readyPath = READY_PATH;
   #state: SupervisorState = 'starting';
   #ownsState = false;
   #lock: UpLock | null = null;
@@ -342,6 +346,7 @@ export class Supervisor {
     }
     const after = await new Registry(this.registry).readAliases();
     if (after.production === null) {
+      this.#readyPath = LIVE_PATH;
       this.#log.warn(
         { version: run.version },
         'the first version was not promoted to production (see --train-args --promote); backends answer 503 until one is',
@@ -441,7 +446,7 @@ export class Supervisor {
     const child = new ManagedChild({
       ...spec,
       url: urlOf(this.config.host, spec.port),
-      readyPath: READY_PATH,
+      readyPath: this.#readyPath,
       backoff: this.#backoff,
       logs: this.#logs,
       log: this.#log,
@@ -475,6 +480,8 @@ export class Supervisor {
 
   async #rolloutOnce(): Promise<void> {
     const total = this.#slots.length;
+    const aliases = await new Registry(this.registry).readAliases().catch(() => null);
+    this.#readyPath = aliases?.production === null ? LIVE_PATH : READY_PATH;
     this.#rollout = {
       generation: this.#rollout.generation + 1,
       status: 'progressing',
