@@ -526,16 +526,32 @@ export async function readFeedbackDataset(
 
 /**
  * `<source>+feedback`: another source's rows followed by the feedback rows, on the other source's
- * feature columns and target (feedback rows lacking one of those features are skipped).
+ * feature columns and target (feedback rows lacking one of those features are skipped; no feedback at
+ * all gives the other source alone, with `feedback.dataset.rows` 0).
  */
 export async function mixWithFeedback(
   base: Dataset,
   registryDir: string,
 ): Promise<{ dataset: Dataset; feedback: FeedbackDatasetResult }> {
-  const feedback = await readFeedbackDataset(registryDir, {
-    targetName: base.targetName,
-    featureNames: base.featureNames,
-  });
+  let feedback: FeedbackDatasetResult;
+  try {
+    feedback = await readFeedbackDataset(registryDir, {
+      targetName: base.targetName,
+      featureNames: base.featureNames,
+    });
+  } catch (err) {
+    // No feedback yet is normal for a scheduled `synthetic+feedback` run: train on the base alone.
+    if (!(err instanceof FlywheelError && err.code === 'FLY_ERR_DATA_EMPTY')) throw err;
+    return {
+      dataset: base,
+      feedback: {
+        dataset: { ...base, rows: 0, columns: [], target: new Float64Array(0) },
+        sha256: '',
+        skipped: 0,
+        duplicates: 0,
+      },
+    };
+  }
   const rows = base.rows + feedback.dataset.rows;
   const columns = base.featureNames.map((_, j) => {
     const col = new Float64Array(rows);

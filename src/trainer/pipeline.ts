@@ -30,7 +30,7 @@ export const MIN_HOLDOUT_ROWS = 5;
 
 export interface TrainOptions {
   readonly registry: string;
-  /** synthetic | csv:<path> | jsonl:<path> */
+  /** synthetic | csv:<path> | jsonl:<path> | feedback | <source>+feedback */
   readonly source: string;
   /** Rows of synthetic data. */
   readonly rows: number;
@@ -81,6 +81,7 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
     ...(options.features.length === 0 ? {} : { features: [...options.features] }),
     rows: options.rows,
     seed: options.seed,
+    registry: options.registry,
   });
   log.info({ source: provenance.source, rows: provenance.rows, sha256: provenance.sha256 }, 'data read');
   const { train, holdout } = splitHoldout(dataset, options.holdout, options.seed);

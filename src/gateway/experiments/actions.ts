@@ -12,28 +12,31 @@ export interface DecisionInfo {
   readonly evidence?: Readonly<Record<string, unknown>>;
 }
 
-async function currentCandidate(registry: Registry, expected: string | undefined): Promise<string> {
+async function currentCandidate(registry: Registry, expected: string | undefined): Promise<AliasState> {
   const aliases = await registry.readAliases();
   if (aliases.candidate === null) {
     throw new FlywheelError('FLY_ERR_NO_CANDIDATE', 'there is no candidate version to decide on');
   }
   // Checked just before the change (the registry's alias operations take its lock themselves): a
-  // decision about one candidate must not land on a newer one a trainer published meanwhile.
+  // decision about one candidate must not land on a newer one a trainer published meanwhile. (Clearing
+  // the candidate has no compare-and-set in the registry yet: the window is the milliseconds between.)
   if (expected !== undefined && aliases.candidate !== expected) {
     throw new FlywheelError(
       'FLY_ERR_ALIAS',
       `the candidate changed from ${expected} to ${aliases.candidate}; decision not applied`,
     );
   }
-  return aliases.candidate;
+  return aliases;
 }
 
 /** candidate → production (the candidate alias is cleared); recorded in the alias history. */
 export async function promoteCandidate(registry: Registry, info: DecisionInfo): Promise<AliasState> {
-  const candidate = await currentCandidate(registry, info.expected);
-  return registry.promote(candidate, {
+  const { candidate, production } = await currentCandidate(registry, info.expected);
+  // Compare-and-set on production: refused if another gateway or a trainer moved it meanwhile.
+  return registry.promote(candidate as string, {
     by: info.by,
     reason: info.reason,
+    expectProduction: production,
     ...(info.evidence ? { evidence: info.evidence } : {}),
   });
 }

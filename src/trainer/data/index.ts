@@ -6,6 +6,7 @@ import type { Dataset } from '../../model/types.js';
 import { checkTrainable, selectColumns } from './columns.js';
 import { csvChunks, readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
+import { mixWithFeedback, readFeedbackDataset } from '../../registry/feedback.js';
 import { SYNTHETIC_TARGET, generateSynthetic } from './synthetic.js';
 import { createHash } from 'node:crypto';
 
@@ -22,6 +23,8 @@ export interface SourceOptions {
   rows: number;
   /** Seed of the synthetic generator. */
   seed: number;
+  /** Registry folder: where `feedback` and `<source>+feedback` read the gateway's feedback. */
+  registry?: string;
 }
 
 export interface Provenance {
@@ -36,6 +39,7 @@ export async function readSource(
   opts: SourceOptions,
 ): Promise<{ dataset: Dataset; provenance: Provenance }> {
   const target = opts.target ?? SYNTHETIC_TARGET;
+  if (spec === 'feedback' || spec.endsWith('+feedback')) return readFeedbackSource(spec, target, opts);
   let dataset: Dataset;
   let sha256: string;
   if (spec === 'synthetic') {
@@ -66,6 +70,36 @@ export async function readSource(
       { source: spec },
     );
   }
+  return { dataset, provenance: { source: spec, rows: dataset.rows, sha256 } };
+}
+
+/** `feedback` alone or added to another source: delegated to the registry's feedback reader. */
+async function readFeedbackSource(
+  spec: string,
+  target: string,
+  opts: SourceOptions,
+): Promise<{ dataset: Dataset; provenance: Provenance }> {
+  if (opts.registry === undefined) {
+    throw new FlywheelError(
+      'FLY_ERR_USAGE',
+      `--source ${spec} needs the registry folder holding the feedback`,
+    );
+  }
+  let dataset: Dataset;
+  let sha256: string;
+  if (spec === 'feedback') {
+    const fb = await readFeedbackDataset(opts.registry, {
+      targetName: target,
+      ...(opts.features ? { featureNames: opts.features } : {}),
+    });
+    ({ dataset, sha256 } = { dataset: fb.dataset, sha256: fb.sha256 });
+  } else {
+    const base = await readSource(spec.slice(0, -'+feedback'.length), opts);
+    const mixed = await mixWithFeedback(base.dataset, opts.registry);
+    dataset = mixed.dataset;
+    sha256 = createHash('sha256').update(`${base.provenance.sha256}+${mixed.feedback.sha256}`).digest('hex');
+  }
+  checkTrainable(dataset, spec);
   return { dataset, provenance: { source: spec, rows: dataset.rows, sha256 } };
 }
 
