@@ -1,8 +1,8 @@
 // A cross-process, cross-host lock on the registry folder that survives crashes: a lock file created
-// with O_EXCL (atomic on local filesystems and NFSv3+), holding a random token. Holders keep it for a
-// few milliseconds (read, write one file, append one line), so a lock older than `staleMs` belongs to
-// a process that died; it is broken by renaming it away (only one breaker can win that rename) and
-// checking it is the very lock that was judged stale.
+// with O_EXCL (atomic on local filesystems and NFSv3+), holding a random token, host and pid. Holders
+// keep it for a few milliseconds (read, write one file, append one line), so a lock older than
+// `staleMs`, or one whose holder pid is gone from this very host, belongs to a process that died; it
+// is broken by renaming it away (only one breaker can win that rename).
 //
 // The one race left: a breaker that judged lock L stale, but lost the rename to another breaker who
 // then acquired a fresh lock L', renames L' away. Its holder then finds its token gone in
@@ -30,13 +30,31 @@ interface LockContent {
   readonly at: string;
 }
 
-async function readToken(file: string): Promise<string | undefined> {
+async function readContent(file: string): Promise<Partial<LockContent>> {
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockContent>;
-    return typeof parsed.token === 'string' ? parsed.token : undefined;
+    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Partial<LockContent>) : {};
   } catch {
-    // Missing, or written by a process that died between create and write: no token.
-    return undefined;
+    // Missing, or written by a process that died between create and write.
+    return {};
+  }
+}
+
+async function readToken(file: string): Promise<string | undefined> {
+  const { token } = await readContent(file);
+  return typeof token === 'string' ? token : undefined;
+}
+
+/** True when the holder is a process of this host that no longer exists. */
+function holderIsDeadHere(content: Partial<LockContent>): boolean {
+  if (content.host !== os.hostname() || typeof content.pid !== 'number' || content.pid === process.pid) {
+    return false;
+  }
+  try {
+    process.kill(content.pid, 0);
+    return false;
+  } catch (err) {
+    return errnoCode(err) === 'ESRCH';
   }
 }
 
@@ -106,7 +124,8 @@ export class FileLock {
     } catch {
       return; // released meanwhile
     }
-    if (age < this.#options.staleMs) return;
+    // On the holder's own host a dead pid is proof; across hosts only the age is.
+    if (age < this.#options.staleMs && !holderIsDeadHere(await readContent(this.#file))) return;
     // Rename, not unlink: exactly one breaker wins, and a fresh lock renamed away by mistake is
     // noticed by its holder in assertHeld() before it commits anything.
     const aside = path.join(this.#tmpDir, `broken-lock-${uniqueSuffix()}`);

@@ -1,6 +1,8 @@
 // The registry's guarantees, in process, on a real temp folder: publication, verification of what is
 // read back, aliases and their history, rollback, retention, the lock and temp cleanup.
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlywheelError } from '../../src/errors.js';
@@ -220,6 +222,17 @@ describe('the registry lock', () => {
     await utimes(lock, old, old);
     expect((await reg.promote(v1, change('after a crash'))).production).toBe(v1);
     await expect(stat(lock)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('breaks at once a fresh lock whose holder pid is gone from this host', async () => {
+    const [v1] = await publishN(1);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    await writeFile(
+      path.join(dir, 'registry.lock'),
+      JSON.stringify({ token: 'dead', host: os.hostname(), pid: dead, at: '' }),
+    );
+    const quick = new Registry(dir, { lockTimeoutMs: 1000, lockStaleMs: 60_000 });
+    expect((await quick.promote(v1, change('after a kill'))).production).toBe(v1);
   });
 
   it('waits for a live holder and gives up with a clear error', async () => {
