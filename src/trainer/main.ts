@@ -64,6 +64,7 @@ function progressReporter(
     },
     finish() {
       if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
     },
   };
 }
@@ -71,7 +72,10 @@ function progressReporter(
 export async function runTrain(config: TrainConfig, log: Logger): Promise<TrainSummary> {
   const progress = progressReporter(log, process.stderr);
   try {
-    return await trainOnce({ ...trainOptionsFromConfig(config), onProgress: progress.onProgress }, log);
+    return await trainOnce(
+      { ...trainOptionsFromConfig(config), onProgress: progress.onProgress, onFitEnd: progress.finish },
+      log,
+    );
   } finally {
     progress.finish();
   }

@@ -48,6 +48,8 @@ export interface TrainOptions {
   readonly tolerance: number;
   readonly keep: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Called when the fit ends (boosting may stop before its last round), e.g. to clear a progress line. */
+  readonly onFitEnd?: () => void;
 }
 
 export interface TrainSummary {
@@ -97,6 +99,7 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
     threads: options.threads,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+  options.onFitEnd?.();
   const fitSeconds = timings.total;
   log.info({ fit_seconds: fitSeconds, timings, workers, algorithm: fitParams.algorithm }, 'model fitted');
 
