@@ -31,6 +31,7 @@ export const ERRORS = {
   FLY_ERR_ALIAS: { status: 409, message: 'alias change refused' },
   FLY_ERR_REGISTRY_BUSY: { status: 503, message: 'registry lock held by another process for too long' },
   FLY_ERR_REGISTRY_CORRUPT: { status: 500, message: 'registry file is corrupt' },
+  FLY_ERR_REGISTRY_UNREADABLE: { status: 500, message: 'registry folder cannot be read' },
 
   // inference (backend)
   FLY_ERR_BAD_JSON: { status: 400, message: 'request body is not valid JSON' },

@@ -469,7 +469,7 @@ export class Registry {
       return await readdir(dir);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
-      throw err;
+      throw this.#unreadable(err, dir);
     }
   }
 
@@ -543,7 +543,7 @@ export class Registry {
       text = await readFile(this.paths.aliases, 'utf8');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return EMPTY_ALIASES;
-      throw err;
+      throw this.#unreadable(err, this.paths.aliases);
     }
     const parsed = parseAliases(text);
     if (typeof parsed === 'string') {
@@ -559,7 +559,7 @@ export class Registry {
       text = await readFile(this.paths.history, 'utf8');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
-      throw err;
+      throw this.#unreadable(err, this.paths.history);
     }
     return text
       .split('\n')
@@ -578,6 +578,16 @@ export class Registry {
     // Only well-formed ids reach the filesystem: no path traversal through a version argument.
     if (!isVersionId(version)) throw notFound(version);
     return path.join(this.paths.versions, version);
+  }
+
+  #unreadable(err: unknown, file: string): FlywheelError {
+    const code = errnoCode(err);
+    return new FlywheelError(
+      'FLY_ERR_REGISTRY_UNREADABLE',
+      `registry folder ${this.root} cannot be read: ${file} (${code ?? (err as Error)?.message ?? String(err)})`,
+      { root: this.root, file, errno: code },
+      { cause: err },
+    );
   }
 
   #unwritable(err: unknown): FlywheelError {

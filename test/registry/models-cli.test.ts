@@ -112,10 +112,15 @@ describe('flywheel models', () => {
     expect(history.length).toBeGreaterThanOrEqual(4);
   });
 
-  it('says so when the registry is empty', async () => {
+  it('says so when the registry is empty, and when it is not a folder', async () => {
     const empty = await runFlywheel(['models', 'list', '--registry', path.join(dir, 'none')]);
     expect(empty.stdout).toMatch(/^no model versions in /);
     const history = await runFlywheel(['models', 'history', '--registry', path.join(dir, 'none')]);
     expect(history.stdout).toBe('no alias changes yet\n');
+    // A registry path through a regular file: a clear error, not a stack trace.
+    const file = path.join(dir, 'versions', v[0], 'manifest.json');
+    const notDir = await runFlywheel(['models', 'list', '--registry', file]);
+    expect(notDir.code).toBe(1);
+    expect(notDir.stderr).toMatch(/cannot be read.*ENOTDIR.*\[FLY_ERR_REGISTRY_UNREADABLE\]/);
   });
 });

@@ -79,7 +79,9 @@ describe('publishing', () => {
     expect(err.code).toBe('FLY_ERR_REGISTRY_UNWRITABLE');
     expect(err.message).toContain(path.join(file, 'registry'));
     expect(await readFile(file, 'utf8')).toBe('not a folder');
-    // Reading a registry that does not exist yet is not an error: it is empty.
+    // Reading through a regular file is a clear error; a registry that does not exist yet reads as empty.
+    expect((await codeOf(under.listVersions())).code).toBe('FLY_ERR_REGISTRY_UNREADABLE');
+    expect((await codeOf(new Registry(file).readAliases())).code).toBe('FLY_ERR_REGISTRY_UNREADABLE');
     expect(await new Registry(path.join(dir, 'not-yet')).listVersions()).toEqual([]);
   });
 });
