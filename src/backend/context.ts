@@ -1,0 +1,35 @@
+// What the route modules share: the server's options plus helpers that pick a model for a request
+// and turn problems into errors.
+import { FlywheelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { describeProblems, type FeatureProblem, type ReadReport } from './features.js';
+import type { ModelHolder } from './holder.js';
+import type { BackendMetrics } from './metrics.js';
+import type { ServedModel } from './served-model.js';
+
+export interface ServerOptions {
+  readonly holder: ModelHolder;
+  readonly metrics: BackendMetrics;
+  readonly log: Logger;
+  readonly modelName: string;
+  readonly bodyLimit: number;
+  readonly batchLimit: number;
+  /** This replica's name in answers; known only once listening (port 0). */
+  readonly host: () => string;
+  /** True from the first shutdown signal on: readiness fails at once. */
+  readonly shuttingDown: () => boolean;
+}
+
+/** What route handlers share: the holder, limits and helpers that pick a model or report problems. */
+export interface RouteContext extends ServerOptions {
+  /** The model a request asked for (header or path), or production; throws 404/503 errors. */
+  pickModel(requested: string | undefined): ServedModel;
+  /** Counts and returns the out-of-range warnings of one answer. */
+  countWarnings(model: ServedModel, report: ReadReport): ReadReport['warnings'];
+}
+
+export const MODEL_VERSION_HEADER = 'x-model-version';
+
+export function invalidFeatures(problems: readonly FeatureProblem[]): FlywheelError {
+  return new FlywheelError('FLY_ERR_INVALID_FEATURES', describeProblems(problems), { problems });
+}

@@ -1,0 +1,386 @@
+// The backend's HTTP server: fastify with a schema on every route, errors mapped to
+// `{ error, code, details }`, per-request metrics, and routes that take their model once at the start.
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { FlywheelError, isFlywheelError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { invalidFeatures, MODEL_VERSION_HEADER, type RouteContext, type ServerOptions } from './context.js';
+import type { ReadReport } from './features.js';
+import { OPENAPI_PATH, OpenApiCollector } from './openapi.js';
+import {
+  errorResponses,
+  liveReply,
+  modelInfoReply,
+  modelVersionHeader,
+  predictBody,
+  predictReply,
+  readyReply,
+  type BatchPredictReply,
+  type ModelInfoReply,
+  type ModelVersionHeader,
+  type PredictBody,
+  type SinglePredictReply,
+} from './schemas.js';
+import type { ServedModel } from './served-model.js';
+import { registerV2Routes } from './v2.js';
+
+export type { ServerOptions };
+
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    // Request logging stays off: a child logger per request costs more than the prediction. Errors and
+    // lifecycle events are logged by this module and main.ts.
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    // During shutdown, requests still arriving on open keep-alive connections are answered (with
+    // `Connection: close`) instead of fastify's default bare 503: no request a client sent is lost.
+    return503OnClosing: false,
+    // Schemas validate, they do not convert: "30" is not a number where a number belongs.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
+
+  // Only JSON: text/plain would otherwise reach the routes as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const openapi = new OpenApiCollector();
+  openapi.attach(app);
+
+  const ctx: RouteContext = {
+    ...options,
+    pickModel(requested) {
+      if (requested === undefined || requested === '') {
+        const model = options.holder.production;
+        if (model === undefined) {
+          throw new FlywheelError(
+            'FLY_ERR_NO_MODEL',
+            'no model is loaded yet: the registry has no usable production version',
+            {
+              loaded_versions: options.holder.loadedVersions(),
+            },
+          );
+        }
+        return model;
+      }
+      const model = options.holder.get(requested);
+      if (model === undefined) {
+        throw new FlywheelError(
+          'FLY_ERR_MODEL_NOT_FOUND',
+          `model version ${requested} is not loaded on this server`,
+          {
+            version: requested,
+            loaded_versions: options.holder.loadedVersions(),
+          },
+        );
+      }
+      return model;
+    },
+    countWarnings(model, report) {
+      const warnings = report.warnings;
+      if (warnings !== undefined) {
+        for (const w of warnings) options.metrics.countOutOfRange(model.version, w.feature);
+      }
+      return warnings;
+    },
+  };
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const version = reply.getHeader(MODEL_VERSION_HEADER);
+    options.metrics.observeRequest(
+      request.routeOptions.url ?? 'unmatched',
+      request.method,
+      reply.statusCode,
+      typeof version === 'string' ? version : '',
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) =>
+    sendError(toFlywheelError(err, options, request), reply, options.log),
+  );
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      new FlywheelError('FLY_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, {
+        method: request.method,
+        path: request.url.split('?')[0],
+        see: OPENAPI_PATH,
+      }),
+      reply,
+      options.log,
+    ),
+  );
+
+  registerPredictRoutes(app, ctx);
+  registerV2Routes(app, ctx);
+  registerOpsRoutes(app, ctx, openapi);
+  return app;
+}
+
+// ---------------------------------------------------------------- /predict and /model-info
+
+function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  // One report object for all requests: handlers run to completion without yielding.
+  const report: ReadReport = { problems: undefined, warnings: undefined };
+
+  app.post<{ Body: PredictBody; Headers: ModelVersionHeader; Reply: SinglePredictReply | BatchPredictReply }>(
+    '/predict',
+    {
+      schema: {
+        summary: 'Predict for one instance or a batch (the lab’s API)',
+        tags: ['predict'],
+        headers: modelVersionHeader,
+        body: predictBody,
+        response: { 200: predictReply, ...errorResponses },
+      } as object,
+    },
+    (request, reply) => {
+      const model = ctx.pickModel(request.headers[MODEL_VERSION_HEADER]);
+      reply.header(MODEL_VERSION_HEADER, model.version);
+      const body = request.body;
+      report.problems = undefined;
+      report.warnings = undefined;
+
+      const instances = body.instances;
+      if (instances !== undefined) {
+        reply.send(predictBatch(ctx, model, instances, report));
+        return;
+      }
+      model.reader.readObject(body, model.row, 0, report);
+      if (report.problems !== undefined) throw invalidFeatures(report.problems);
+      const y = model.predictor.predictRow(model.row);
+      ctx.metrics.countPredictions(model.version, 1);
+      const warnings = ctx.countWarnings(model, report);
+      const answer: SinglePredictReply = {
+        [model.manifest.target]: y,
+        prediction: y,
+        model_version: model.version,
+        model_training_time: model.trainingTime,
+        features_used: model.reader.names,
+        host: ctx.host(),
+      };
+      if (warnings !== undefined) answer.warnings = warnings;
+      reply.send(answer);
+    },
+  );
+
+  app.get<{ Headers: ModelVersionHeader; Reply: ModelInfoReply }>(
+    '/model-info',
+    {
+      schema: {
+        summary: 'The model in service: the lab’s fields plus version, metrics and provenance',
+        tags: ['predict'],
+        headers: modelVersionHeader,
+        response: { 200: modelInfoReply, ...errorResponses },
+      } as object,
+    },
+    (request, reply) => {
+      const model = ctx.pickModel(request.headers[MODEL_VERSION_HEADER]);
+      reply.header(MODEL_VERSION_HEADER, model.version);
+      const m = model.manifest;
+      reply.send({
+        status: ctx.shuttingDown() ? 'shutting down' : 'ok',
+        last_training_time: m.created_at,
+        features: model.reader.names,
+        feature_ranges: m.features,
+        model_type: m.algorithm,
+        host: ctx.host(),
+        model_name: ctx.modelName,
+        version: model.version,
+        target: m.target,
+        metrics: m.metrics,
+        provenance: {
+          ...m.data,
+          artifact_sha256: m.artifact.sha256,
+          trainer_host: m.trainer_host,
+          package_version: m.package_version,
+          fit_seconds: m.fit_seconds,
+        },
+        parameters: m.parameters,
+        aliases: ctx.holder.servingVersions(),
+        loaded_versions: ctx.holder.loadedVersions(),
+      });
+    },
+  );
+}
+
+function predictBatch(
+  ctx: RouteContext,
+  model: ServedModel,
+  instances: readonly Readonly<Record<string, unknown>>[],
+  report: ReadReport,
+): BatchPredictReply {
+  const n = instances.length;
+  if (n > ctx.batchLimit) {
+    throw new FlywheelError(
+      'FLY_ERR_BATCH_TOO_LARGE',
+      `the batch has ${n} instances; the limit is ${ctx.batchLimit}`,
+      { instances: n, limit: ctx.batchLimit },
+    );
+  }
+  const f = model.reader.size;
+  const { x, out } = model.batchBuffers(n);
+  for (let i = 0; i < n; i++) model.reader.readObject(instances[i], x, i * f, report, i);
+  if (report.problems !== undefined) throw invalidFeatures(report.problems);
+  const y = model.predictor.predictBatch(x.subarray(0, n * f), n, out.subarray(0, n));
+  ctx.metrics.countPredictions(model.version, n);
+  const warnings = ctx.countWarnings(model, report);
+  const answer: BatchPredictReply = {
+    predictions: Array.from(y),
+    target: model.manifest.target,
+    model_version: model.version,
+    model_training_time: model.trainingTime,
+    features_used: model.reader.names,
+    host: ctx.host(),
+  };
+  if (warnings !== undefined) answer.warnings = warnings;
+  return answer;
+}
+
+// ---------------------------------------------------------------- health, metrics, OpenAPI
+
+function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: OpenApiCollector): void {
+  app.get(
+    '/v2/health/live',
+    {
+      schema: {
+        summary: 'Liveness: the process answers',
+        tags: ['health'],
+        response: { 200: liveReply, ...errorResponses },
+      } as object,
+    },
+    (_request, reply) => {
+      reply.send({ live: true });
+    },
+  );
+
+  app.get(
+    '/v2/health/ready',
+    {
+      schema: {
+        summary:
+          'Readiness: a production model is loaded and the server is not shutting down (503 otherwise)',
+        tags: ['health'],
+        response: { 200: readyReply, ...errorResponses },
+      } as object,
+    },
+    (_request, reply) => {
+      if (ctx.shuttingDown()) {
+        throw new FlywheelError('FLY_ERR_SHUTTING_DOWN', 'the server is shutting down', { ready: false });
+      }
+      if (ctx.holder.production === undefined) {
+        throw new FlywheelError('FLY_ERR_NO_MODEL', 'no model is loaded yet', { ready: false });
+      }
+      reply.send({ ready: true });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['ops'],
+        produces: 'text/plain; version=0.0.4',
+        response: { 200: { type: 'string', description: 'Prometheus text format' }, ...errorResponses },
+      } as object,
+    },
+    async (_request, reply) => {
+      ctx.metrics.ready.set(ctx.shuttingDown() || ctx.holder.production === undefined ? 0 : 1);
+      const text = await ctx.metrics.registry.metrics();
+      reply.type(ctx.metrics.registry.contentType).serializer((payload) => payload as string);
+      return text;
+    },
+  );
+
+  let doc: string | undefined;
+  app.get(
+    OPENAPI_PATH,
+    {
+      schema: {
+        summary: 'This description (OpenAPI 3.1)',
+        tags: ['ops'],
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses },
+      } as object,
+    },
+    (_request, reply) => {
+      doc ??= JSON.stringify(
+        openapi.document({
+          title: 'Flywheel backend',
+          version: PACKAGE_VERSION,
+          description:
+            'Inference server of one model (`flywheel serve`): the lab’s /predict and /model-info, the ' +
+            'Open Inference Protocol v2 paths, health and metrics. Every error is `{ error, code, details }`.',
+        }),
+      );
+      reply.type('application/json').serializer((payload) => payload as string);
+      reply.send(doc);
+    },
+  );
+}
+
+// ---------------------------------------------------------------- errors
+
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'FLY_ERR_BAD_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'FLY_ERR_BAD_JSON',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'FLY_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'FLY_ERR_BODY_TOO_LARGE',
+};
+
+/** Every failure as a FlywheelError: fastify's own errors by code, input errors as 4xx, the rest 500. */
+function toFlywheelError(err: FastifyError, options: ServerOptions, request: FastifyRequest): FlywheelError {
+  if (isFlywheelError(err)) return err;
+  if (err.validation !== undefined) {
+    const where = err.validationContext ?? 'request';
+    return new FlywheelError('FLY_ERR_BAD_REQUEST', `invalid ${where}: ${err.message}`, {
+      validation: err.validation.map((v) => ({
+        path: `${where}${v.instancePath}`,
+        message: v.message ?? 'invalid',
+      })),
+    });
+  }
+  const mapped = err.code !== undefined ? FASTIFY_CODES[err.code] : undefined;
+  if (mapped === 'FLY_ERR_BAD_JSON') {
+    return new FlywheelError(
+      'FLY_ERR_BAD_JSON',
+      err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+        ? 'the request body is empty; send a JSON object'
+        : 'the request body is not valid JSON (NaN and Infinity are not JSON numbers)',
+    );
+  }
+  if (mapped === 'FLY_ERR_UNSUPPORTED_MEDIA_TYPE') {
+    const type = request.headers['content-type'];
+    return new FlywheelError(
+      'FLY_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `content type ${type === undefined ? '(none)' : JSON.stringify(type)} is not accepted; send application/json`,
+      { content_type: type ?? null, accepted: ['application/json'] },
+    );
+  }
+  if (mapped === 'FLY_ERR_BODY_TOO_LARGE') {
+    return new FlywheelError(
+      'FLY_ERR_BODY_TOO_LARGE',
+      `the request body is over the limit of ${options.bodyLimit} bytes`,
+      {
+        limit: options.bodyLimit,
+      },
+    );
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return new FlywheelError('FLY_ERR_BAD_REQUEST', err.message, { fastify_code: err.code });
+  }
+  return new FlywheelError('FLY_ERR_INTERNAL', 'internal error', undefined, { cause: err });
+}
+
+function sendError(err: FlywheelError, reply: FastifyReply, log: Logger): FastifyReply {
+  if (err.status >= 500 && err.code !== 'FLY_ERR_NO_MODEL' && err.code !== 'FLY_ERR_SHUTTING_DOWN') {
+    log.error({ code: err.code, err: err.cause ?? err }, 'request failed');
+  }
+  reply.code(err.status).send(err.toJSON());
+  return reply;
+}
