@@ -1,5 +1,5 @@
 // A cross-process, cross-host lock on the registry folder that survives crashes: a lock file created
-// with O_EXCL (atomic on local filesystems and NFSv3+), holding a random token, host and pid. Holders
+// whole with link() (atomic on local filesystems and NFS), holding a random token, host and pid. Holders
 // keep it for a few milliseconds (read, write one file, append one line), so a lock older than
 // `staleMs`, or one whose holder pid is gone from this very host, belongs to a process that died; it
 // is broken by renaming it away (only one breaker can win that rename).
@@ -9,7 +9,7 @@
 // `assertHeld()` before it commits and retries, so no update is lost; only the microseconds between
 // that check and the holder's rename remain exposed, and only after a holder has crashed.
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,12 +81,9 @@ export class FileLock {
     const deadline = Date.now() + this.#options.timeoutMs;
     let wait = 2;
     for (;;) {
-      try {
-        await writeFile(this.#file, JSON.stringify(content), { flag: 'wx' });
+      if (await this.#tryCreate(JSON.stringify(content))) {
         this.#token = token;
         return;
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
       }
       await this.#breakIfStale();
       if (Date.now() > deadline) {
@@ -98,6 +95,34 @@ export class FileLock {
       // Jittered backoff so several waiters do not retry in step.
       await sleep(wait + Math.random() * wait);
       wait = Math.min(wait * 2, 50);
+    }
+  }
+
+  /**
+   * Creates the lock file with its content in one step: the content is written to a temp file and
+   * hard-linked to the lock name (link fails if the name exists, atomically, on NFS as on a local
+   * disk), so no process ever sees, or dies leaving, an empty lock. Filesystems without hard links
+   * fall back to O_EXCL create-then-write. False when the lock is held.
+   */
+  async #tryCreate(body: string): Promise<boolean> {
+    const tmp = path.join(this.#tmpDir, `lock-${uniqueSuffix()}`);
+    await writeFile(tmp, body, { flag: 'wx' });
+    try {
+      await link(tmp, this.#file);
+      return true;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+    try {
+      await writeFile(this.#file, body, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw err;
     }
   }
 
