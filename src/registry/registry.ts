@@ -229,11 +229,11 @@ export class Registry {
 
   /** production := `to`, or the production before the current one (see productionStack). */
   async rollback(change: ChangeInfo & { readonly to?: string }): Promise<AliasState> {
-    return this.#changeAliases(change, async (current, history) => {
+    return this.#changeAliases(change, async (current, readHistory) => {
       let target = change.to;
       if (target === undefined) {
         // Walk back past versions that were pruned or damaged since.
-        for (const v of productionStack(history).reverse()) {
+        for (const v of productionStack(await readHistory()).reverse()) {
           if (v === current.production) continue;
           try {
             await this.loadArtifact(v);
@@ -270,11 +270,12 @@ export class Registry {
 
   async #changeAliases(
     change: ChangeInfo,
-    plan: (current: AliasState, history: AliasChange[]) => Promise<Step[]>,
+    // The history is read only by the plans that need it (rollback): it grows with every run.
+    plan: (current: AliasState, readHistory: () => Promise<AliasChange[]>) => Promise<Step[]>,
   ): Promise<AliasState> {
     return this.withLock(async (assertHeld) => {
       const current = await this.readAliases();
-      const steps = await plan(current, await this.history());
+      const steps = await plan(current, () => this.history());
       const at = new Date().toISOString();
       const next: { -readonly [K in keyof AliasState]: AliasState[K] } = { ...current };
       const entries: Omit<AliasChange, 'generation'>[] = [];
