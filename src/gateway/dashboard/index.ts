@@ -1,20 +1,19 @@
 // The operator dashboard: one page at `/` and `/dashboard`, its scripts and styles (all served from this
 // process: the page makes no request elsewhere), and the JSON it polls, `GET /dashboard/api/overview`.
-// The gateway mounts it with `registerDashboard(app, sources)`; nothing here is on the proxy's path.
+// Plain node:http handlers, so the gateway adds them to its route table (see mount.ts); nothing here
+// runs on the proxy's path.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FlywheelError } from '../../errors.js';
+import { FlywheelError, isFlywheelError } from '../../errors.js';
 import { OverviewBuilder, type DashboardSources } from './overview.js';
-import { DASHBOARD_CSS, INDEX_HTML } from './page.js';
+import { ASSET_PREFIX, DASHBOARD_CSS, INDEX_HTML } from './page.js';
 import type { SamplerOptions } from './series.js';
 
 export type { DashboardSources, ExperimentsFacts, GatewayFacts, ReplicaFacts } from './overview.js';
-export { experimentsFacts } from './experiments-source.js';
-export { OverviewBuilder } from './overview.js';
 
 export interface DashboardOptions extends DashboardSources {
   readonly sampler?: Partial<SamplerOptions>;
@@ -22,8 +21,27 @@ export interface DashboardOptions extends DashboardSources {
   readonly clientDir?: string;
 }
 
-/** The compiled page scripts (client/tsconfig.json writes them there). */
-export const DEFAULT_CLIENT_DIR = fileURLToPath(new URL('./www/client/', import.meta.url));
+/**
+ * The compiled page scripts: beside this module once built (client/tsconfig.json writes them there);
+ * when this module runs from its TypeScript source (the tests), in the built tree of the same checkout.
+ */
+export const DEFAULT_CLIENT_DIR =
+  [
+    fileURLToPath(new URL('./www/client/', import.meta.url)),
+    fileURLToPath(new URL('../../../dist/gateway/dashboard/www/client/', import.meta.url)),
+  ].find((dir) => existsSync(path.join(dir, 'app.js'))) ??
+  fileURLToPath(new URL('./www/client/', import.meta.url));
+
+export const OVERVIEW_PATH = '/dashboard/api/overview';
+
+export type DashboardHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export interface DashboardRoute {
+  readonly path: string;
+  /** True: every path starting with `path`. */
+  readonly prefix: boolean;
+  readonly handle: DashboardHandler;
+}
 
 interface Asset {
   readonly body: Buffer;
@@ -33,14 +51,14 @@ interface Asset {
 
 // The page runs only its own scripts and talks only to this gateway: a string from the API that slipped
 // into markup still could not load or send anything.
-const SECURITY_HEADERS = {
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-} as const;
+};
 
 function asset(body: string | Buffer, type: string): Asset {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
@@ -49,8 +67,8 @@ function asset(body: string | Buffer, type: string): Asset {
 }
 
 /**
- * Everything the page loads, read once at start: small files, and a missing one (an unbuilt checkout)
- * is reported by name instead of half-working.
+ * Everything the page loads, read once at start (small files). A missing one (an unbuilt checkout) is
+ * reported by name instead of half-working.
  */
 function loadAssets(clientDir: string): { assets: Map<string, Asset>; missing: string[] } {
   const assets = new Map<string, Asset>();
@@ -64,7 +82,7 @@ function loadAssets(clientDir: string): { assets: Map<string, Asset>; missing: s
     try {
       assets.set(name, asset(readFileSync(require.resolve(`uplot/dist/${name}`)), type));
     } catch {
-      missing.push(`uplot/dist/${name} (npm install)`);
+      missing.push(`uplot/dist/${name} (run npm install)`);
     }
   }
   let scripts: string[] = [];
@@ -76,88 +94,125 @@ function loadAssets(clientDir: string): { assets: Map<string, Asset>; missing: s
   for (const file of scripts) {
     assets.set(file, asset(readFileSync(path.join(clientDir, file)), 'text/javascript; charset=utf-8'));
   }
-  if (!assets.has('app.js')) missing.push(`${path.join(clientDir, 'app.js')} (npm run build)`);
+  if (!assets.has('app.js')) missing.push(`${path.join(clientDir, 'app.js')} (run npm run build)`);
   return { assets, missing };
 }
 
-function send(req: FastifyRequest, reply: FastifyReply, a: Asset): FastifyReply {
-  reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache').header('etag', a.etag);
-  if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
-  return reply.type(a.type).send(a.body);
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string>,
+): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
 }
 
-/** Errors in the project's `{ error, code }` form whatever error handler the host server has. */
-function fail(reply: FastifyReply, err: FlywheelError): FastifyReply {
-  return reply.code(err.status).type('application/json; charset=utf-8').send(err.toJSON());
-}
-
-/**
- * Adds the dashboard's routes to the gateway's server and starts sampling the live series. Returns the
- * overview builder (its sampler stops when the server closes).
- */
-export async function registerDashboard(
-  app: FastifyInstance,
-  options: DashboardOptions,
-): Promise<OverviewBuilder> {
-  const { assets, missing } = loadAssets(options.clientDir ?? DEFAULT_CLIENT_DIR);
-  if (missing.length > 0) {
-    app.log.warn({ missing }, 'dashboard assets missing: the page will not work until they are built');
+function sendAsset(req: IncomingMessage, res: ServerResponse, a: Asset): void {
+  const headers = { ...SECURITY_HEADERS, 'cache-control': 'no-cache', etag: a.etag };
+  if (req.headers['if-none-match'] === a.etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
   }
-  const page = asset(INDEX_HTML, 'text/html; charset=utf-8');
-  const builder = new OverviewBuilder(options, options.sampler);
-  builder.start();
-  app.addHook('onClose', async () => builder.stop());
+  res.writeHead(200, { ...headers, 'content-type': a.type, 'content-length': String(a.body.length) });
+  res.end(req.method === 'HEAD' ? undefined : a.body);
+}
 
-  const servePage = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (missing.length > 0) {
-      return fail(
-        reply,
-        new FlywheelError('FLY_ERR_INTERNAL', `dashboard assets missing: ${missing.join(', ')}`),
-      );
+function getOnly(req: IncomingMessage): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    throw new FlywheelError('FLY_ERR_NOT_FOUND', `${req.method} ${req.url} is not a route`);
+  }
+}
+
+/** `?since=<seconds since the epoch>`: the newest sample the page already has. */
+function parseSince(url: string): number | null {
+  const q = url.indexOf('?');
+  if (q === -1) return null;
+  const raw = new URLSearchParams(url.slice(q + 1)).get('since');
+  if (raw === null) return null;
+  const since = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(since) || since < 0) {
+    throw new FlywheelError('FLY_ERR_BAD_REQUEST', 'since must be a time in seconds since the epoch', {
+      since: raw.slice(0, 100),
+    });
+  }
+  return since;
+}
+
+/** Answers errors in the project's `{ error, code }` form whoever hosts the handler. */
+function guarded(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void,
+): DashboardHandler {
+  return async (req, res) => {
+    try {
+      await handle(req, res);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const e = isFlywheelError(err) ? err : new FlywheelError('FLY_ERR_INTERNAL');
+      sendJson(res, e.status, e.toJSON(), { 'cache-control': 'no-store' });
     }
-    return send(req, reply, page);
   };
-  app.get('/', servePage);
-  app.get('/dashboard', servePage);
+}
 
-  app.get<{ Params: { name: string } }>(
-    '/dashboard/assets/:name',
-    {
-      schema: {
-        params: {
-          type: 'object',
-          properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 100 } },
-          required: ['name'],
-        },
-      },
-    },
-    async (req, reply) => {
-      // Only files named in the map are served: no path from a request ever reaches the filesystem.
-      const a = assets.get(req.params.name);
-      if (!a)
-        return fail(
-          reply,
-          new FlywheelError('FLY_ERR_NOT_FOUND', `no dashboard asset named ${req.params.name}`),
-        );
-      return send(req, reply, a);
-    },
-  );
+/** The dashboard of one gateway: its routes, and the sampler behind the live series. */
+export class Dashboard {
+  readonly routes: readonly DashboardRoute[];
+  readonly overview: OverviewBuilder;
+  /** Files the page needs that could not be found; empty when the dashboard works. */
+  readonly missing: readonly string[];
 
-  // The response's shape is api-types.ts, checked against the page's code at compile time.
-  app.get<{ Querystring: { since?: number } }>(
-    '/dashboard/api/overview',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { since: { type: 'number', minimum: 0 } },
-        },
-      },
-    },
-    async (req, reply) => {
-      const overview = await builder.build(req.query.since ?? null);
-      return reply.headers(SECURITY_HEADERS).header('cache-control', 'no-store').send(overview);
-    },
-  );
-  return builder;
+  constructor(options: DashboardOptions) {
+    const { assets, missing } = loadAssets(options.clientDir ?? DEFAULT_CLIENT_DIR);
+    this.missing = missing;
+    this.overview = new OverviewBuilder(options, options.sampler);
+    const page = asset(INDEX_HTML, 'text/html; charset=utf-8');
+
+    const servePage = guarded((req, res) => {
+      getOnly(req);
+      if (missing.length > 0) {
+        throw new FlywheelError('FLY_ERR_INTERNAL', `dashboard files missing: ${missing.join(', ')}`);
+      }
+      sendAsset(req, res, page);
+    });
+    const serveAsset = guarded((req, res) => {
+      getOnly(req);
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const name = (q === -1 ? url : url.slice(0, q)).slice(ASSET_PREFIX.length);
+      // Only the files loaded above are served: no part of a request ever reaches the filesystem.
+      const a = assets.get(name);
+      if (!a) throw new FlywheelError('FLY_ERR_NOT_FOUND', `no dashboard file named ${JSON.stringify(name)}`);
+      sendAsset(req, res, a);
+    });
+    const serveOverview = guarded(async (req, res) => {
+      getOnly(req);
+      const overview = await this.overview.build(parseSince(req.url ?? ''));
+      sendJson(res, 200, overview, { ...SECURITY_HEADERS, 'cache-control': 'no-store' });
+    });
+    this.routes = [
+      { path: '/', prefix: false, handle: servePage },
+      { path: '/dashboard', prefix: false, handle: servePage },
+      { path: '/dashboard/', prefix: false, handle: servePage },
+      { path: ASSET_PREFIX, prefix: true, handle: serveAsset },
+      { path: OVERVIEW_PATH, prefix: false, handle: serveOverview },
+    ];
+  }
+
+  /** Starts sampling the live series (an unref'd timer: it never keeps the process alive). */
+  start(): void {
+    this.overview.start();
+  }
+
+  stop(): void {
+    this.overview.stop();
+  }
 }
