@@ -180,7 +180,7 @@ export class ManagedChild {
     if (timer !== null) clearTimeout(timer);
     if (timedOut && this.#proc === proc) {
       this.#opts.log.warn(
-        { component: this.name, pid: proc.pid, graceMs },
+        { component: this.name, childPid: proc.pid, graceMs },
         'child did not stop in time; killing',
       );
       proc.kill('SIGKILL');
@@ -220,7 +220,7 @@ export class ManagedChild {
     });
     if (proc.stdout !== null) forEachLine(proc.stdout, (line) => this.#opts.logs(this.name, line));
     if (proc.stderr !== null) forEachLine(proc.stderr, (line) => this.#opts.logs(this.name, line));
-    log.info({ component: this.name, pid: proc.pid, port: this.port }, 'child started');
+    log.info({ component: this.name, childPid: proc.pid, port: this.port }, 'child started');
     this.#setState('starting');
     if (this.#opts.readyPath === null) this.#becomeReady(proc);
     else void this.#probe(proc, `${this.url}${this.#opts.readyPath}`);
@@ -238,7 +238,7 @@ export class ManagedChild {
   }
 
   #becomeReady(proc: ChildProcess): void {
-    this.#opts.log.info({ component: this.name, pid: proc.pid, port: this.port }, 'child ready');
+    this.#opts.log.info({ component: this.name, childPid: proc.pid, port: this.port }, 'child ready');
     this.#setState('running');
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -254,7 +254,7 @@ export class ManagedChild {
     this.#exitWaiters = [];
     for (const w of waiters) w();
     if (this.#stopping) {
-      this.#opts.log.info({ component: this.name, pid: proc.pid, code, signal }, 'child stopped');
+      this.#opts.log.info({ component: this.name, childPid: proc.pid, code, signal }, 'child stopped');
       this.#setState('stopped');
       return;
     }
@@ -266,7 +266,7 @@ export class ManagedChild {
     this.#opts.log.warn(
       {
         component: this.name,
-        pid: proc.pid,
+        childPid: proc.pid,
         code,
         signal,
         uptimeMs: uptime,

@@ -560,7 +560,7 @@ export class Supervisor {
     await this.#discard(old);
     const message = `${fresh.name}: pid ${oldPid ?? '-'} on port ${old.port} replaced by pid ${fresh.pid ?? '-'} on port ${fresh.port}`;
     this.#log.info(
-      { component: fresh.name, oldPid, oldPort: old.port, pid: fresh.pid, port: fresh.port },
+      { component: fresh.name, oldPid, oldPort: old.port, childPid: fresh.pid, port: fresh.port },
       'replica replaced',
     );
     return message;

@@ -1,7 +1,12 @@
 // A bounded load client for fault tests: a few concurrent keep-alive request loops against one URL,
 // counting every response; a failure is any network error or a status other than the expected one.
-// It also tallies a JSON field of the bodies (e.g. model_version) and a response header (e.g. the
+// It also tallies JSON fields of the bodies (e.g. model_version, host) and a response header (e.g. the
 // replica that answered) so a test can see which versions and replicas served.
+//
+//   const load = startLoad({ url: `${stack.url}/predict`, body: LAB_PREDICT_BODY });
+//   ... break something ...
+//   const report = await load.stop();
+//   expect(report.failed, report.failures.join('\n')).toBe(0);
 import { Agent, request } from 'undici';
 
 export interface LoadOptions {
@@ -13,8 +18,8 @@ export interface LoadOptions {
   /** Pause between two requests of one loop, so the load stays moderate on a shared 2-core machine. */
   readonly pauseMs?: number;
   readonly expectStatus?: number;
-  /** Tally this top-level field of JSON response bodies (default model_version). */
-  readonly field?: string;
+  /** Tally these top-level fields of JSON response bodies (default model_version and host). */
+  readonly tally?: readonly string[];
   /** Tally this response header. */
   readonly header?: string;
   /** Per-request timeout. */
@@ -28,7 +33,8 @@ export interface LoadReport {
   readonly statuses: Readonly<Record<string, number>>;
   /** The first few failures, for the assertion message. */
   readonly failures: readonly string[];
-  readonly fields: Readonly<Record<string, number>>;
+  /** field → value → count, e.g. tally.host['vm:5001'] (the backend's `host` is hostname:port). */
+  readonly tally: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly headers: Readonly<Record<string, number>>;
   readonly durationMs: number;
 }
@@ -53,7 +59,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   const expectStatus = options.expectStatus ?? 200;
-  const field = options.field ?? 'model_version';
+  const tallyFields = options.tally ?? ['model_version', 'host'];
   const timeout = options.timeoutMs ?? 15_000;
   const agent = new Agent({
     connections: options.concurrency ?? 4,
@@ -66,7 +72,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   let failed = 0;
   const statuses: Record<string, number> = {};
   const failures: string[] = [];
-  const fields: Record<string, number> = {};
+  const tally: Record<string, Record<string, number>> = Object.fromEntries(tallyFields.map((f) => [f, {}]));
   const headers: Record<string, number> = {};
   let running = true;
 
@@ -96,9 +102,11 @@ export function startLoad(options: LoadOptions): LoadRun {
         }
         try {
           const parsed = JSON.parse(text) as Record<string, unknown>;
-          const v = parsed[field];
-          if (typeof v === 'string' || typeof v === 'number')
-            fields[String(v)] = (fields[String(v)] ?? 0) + 1;
+          for (const f of tallyFields) {
+            const v = parsed[f];
+            if (typeof v === 'string' || typeof v === 'number')
+              tally[f][String(v)] = (tally[f][String(v)] ?? 0) + 1;
+          }
         } catch {
           // not JSON: only the status counts
         }
@@ -115,7 +123,7 @@ export function startLoad(options: LoadOptions): LoadRun {
     failed,
     statuses: { ...statuses },
     failures: [...failures],
-    fields: { ...fields },
+    tally: Object.fromEntries(Object.entries(tally).map(([f, counts]) => [f, { ...counts }])),
     headers: { ...headers },
     durationMs: Date.now() - started,
   });
