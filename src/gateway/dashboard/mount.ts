@@ -5,10 +5,11 @@ import type { Experiments } from '../experiments/experiments.js';
 import type { Gateway } from '../server.js';
 import { Dashboard, type DashboardOptions } from './index.js';
 import { experimentsFacts } from './experiments-source.js';
-import type { GatewayFacts } from './overview.js';
+import type { ExperimentsFacts, GatewayFacts } from './overview.js';
 
 export interface MountOptions {
-  readonly experiments?: Experiments | null;
+  /** The experiment layer, or a getter when it starts after the dashboard is mounted. */
+  readonly experiments?: Experiments | null | (() => Experiments | null);
   /** Overrides for tests (sampling interval, client folder). */
   readonly dashboard?: Partial<Pick<DashboardOptions, 'sampler' | 'clientDir' | 'stackStateFile'>>;
 }
@@ -41,21 +42,34 @@ export function gatewayFacts(gateway: Gateway): () => GatewayFacts {
   };
 }
 
+/** Reads the experiment layer through a getter, so it may start after the dashboard. */
+function lazyExperimentsFacts(source: Experiments | (() => Experiments | null)): ExperimentsFacts {
+  let facts: ExperimentsFacts | null = null;
+  const current = (): ExperimentsFacts | null => {
+    if (facts) return facts;
+    const experiments = typeof source === 'function' ? source() : source;
+    if (!experiments) return null;
+    facts = experimentsFacts({
+      stats: experiments.stats,
+      thresholds: experiments.analysis.thresholds,
+      automatic: experiments.analysis.intervalMs > 0,
+    });
+    return facts;
+  };
+  return {
+    counters: () => current()?.counters() ?? [],
+    stats: () => current()?.stats() ?? [],
+    verdict: (aliases) =>
+      current()?.verdict(aliases) ?? { verdict: 'none', reason: 'The experiment layer is starting.' },
+  };
+}
+
 /** Adds `/`, `/dashboard` and `/dashboard/...` to the gateway and starts sampling; stops with it. */
 export function mountDashboard(gateway: Gateway, options: MountOptions = {}): Dashboard {
-  const experiments = options.experiments ?? null;
   const dashboard = new Dashboard({
     registryDir: gateway.config.registry,
     gateway: gatewayFacts(gateway),
-    ...(experiments
-      ? {
-          experiments: experimentsFacts({
-            stats: experiments.stats,
-            thresholds: experiments.analysis.thresholds,
-            automatic: experiments.analysis.intervalMs > 0,
-          }),
-        }
-      : {}),
+    ...(options.experiments ? { experiments: lazyExperimentsFacts(options.experiments) } : {}),
     ...options.dashboard,
   });
   if (dashboard.missing.length > 0) {

@@ -50,7 +50,8 @@ export const INDEX_HTML = `<!doctype html>
       <p id="mode-help" class="help"></p>
       <div class="buttons">
         <button id="apply-traffic" type="submit" class="primary">Apply</button>
-        <button id="reset-traffic" type="button" class="link">Reset</button>
+        <span id="unsaved" class="help" hidden>not applied yet</span>
+        <button id="reset-traffic" type="button" class="link" hidden>Reset</button>
       </div>
     </form>
     <div class="buttons actions">

@@ -171,7 +171,7 @@ export class ChartGrid {
   private readonly panels: Panel[] = [];
   private readonly resize: ResizeObserver;
 
-  constructor(container: HTMLElement) {
+  constructor(private readonly container: HTMLElement) {
     for (const spec of METRICS) {
       const latest = h('div', { class: 'latest' });
       const plotBox = h('div', { class: 'plot' });
@@ -193,6 +193,8 @@ export class ChartGrid {
   }
 
   update(store: SeriesStore): void {
+    // How many samples the charts hold: lets a test (or a curious operator) see them move.
+    this.container.dataset.points = String(store.t.length);
     const versions = store.ordered();
     const key = versions.map(([v, s]) => `${v}:${s.alias ?? ''}`).join('|');
     for (const panel of this.panels) {

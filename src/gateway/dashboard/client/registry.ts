@@ -104,7 +104,7 @@ export function renderVersions(ov: Overview, now: number): void {
   const rows = versions.map((v) =>
     h(
       'tr',
-      { class: v.problem ? 'broken' : null },
+      { class: v.problem ? 'broken' : null, 'data-version': v.version },
       h(
         'th',
         { scope: 'row' },

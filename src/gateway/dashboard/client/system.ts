@@ -46,6 +46,8 @@ function processBadge(c: ComponentView): HTMLSpanElement {
 }
 
 function systemRow(cells: {
+  /** `data-component` on the row: the replica's URL, or the process name. */
+  id: string;
   name: string;
   kind: string;
   state: Node[];
@@ -59,7 +61,7 @@ function systemRow(cells: {
 }): HTMLTableRowElement {
   return h(
     'tr',
-    null,
+    { 'data-component': cells.id },
     h(
       'th',
       { scope: 'row' },
@@ -83,6 +85,7 @@ export function renderSystem(ov: Overview, now: number): void {
   if (gwProc) used.add(gwProc);
   const rows: HTMLTableRowElement[] = [
     systemRow({
+      id: 'gateway',
       name: gwProc?.name ?? 'gateway',
       kind: 'gateway',
       state: [ov.gateway.ready ? badge('ready', 'ok') : badge('not ready', 'bad')],
@@ -103,6 +106,7 @@ export function renderSystem(ov: Overview, now: number): void {
     if (proc) used.add(proc);
     rows.push(
       systemRow({
+        id: r.url,
         name: proc?.name ?? r.url,
         kind: 'backend',
         state: [
@@ -123,6 +127,7 @@ export function renderSystem(ov: Overview, now: number): void {
     if (used.has(c)) continue;
     rows.push(
       systemRow({
+        id: c.name,
         name: c.name,
         kind: c.role,
         state: [processBadge(c)],

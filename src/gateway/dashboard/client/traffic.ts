@@ -23,6 +23,13 @@ let page: PageContext = { current: () => null, refresh: () => undefined };
 /** The operator's unsaved edits to the routing form; while set, polling does not overwrite the form. */
 let trafficDirty = false;
 
+/** Marks the form as edited (or not): Reset shows only when there is something to reset. */
+function setDirty(dirty: boolean): void {
+  trafficDirty = dirty;
+  byId('reset-traffic').hidden = !dirty;
+  byId('unsaved').hidden = !dirty;
+}
+
 export function renderTraffic(ov: Overview): void {
   const routing = ov.routing;
   const prod = ov.registry.production;
@@ -53,8 +60,11 @@ export function renderTraffic(ov: Overview): void {
   byId<HTMLButtonElement>('promote').disabled = !admin || cand === null;
   byId<HTMLButtonElement>('promote').title =
     cand === null ? 'There is no candidate to promote.' : `Make ${cand} production.`;
+  byId<HTMLButtonElement>('rollback').disabled = !admin || cand === null;
   byId<HTMLButtonElement>('rollback').title =
-    'Drop the candidate, or point production back at the previous production version.';
+    cand === null
+      ? 'There is no candidate to roll back (production is rolled back with flywheel models rollback).'
+      : `Drop ${cand}: all traffic back to production${prod ? ` (${prod})` : ''}.`;
 }
 
 function splitBar(routing: RoutingView, prod: string | null, cand: string | null): Node[] {
@@ -149,7 +159,7 @@ function showResult(result: AdminResult | null, summary: string): void {
 
 async function run(action: AdminAction): Promise<void> {
   const result = await confirmAndRun(action);
-  if (result?.ok && action.path === '/admin/traffic') trafficDirty = false;
+  if (result?.ok && action.path === '/admin/traffic') setDirty(false);
   showResult(result, action.summary);
 }
 
@@ -160,7 +170,7 @@ export function setUpActions(context: PageContext): void {
   const weight = byId<HTMLInputElement>('weight');
   const weightNumber = byId<HTMLInputElement>('weight-number');
   const markDirty = () => {
-    trafficDirty = true;
+    setDirty(true);
     fill(byId('mode-help'), MODE_HELP[mode.value as RoutingModeName] ?? '');
   };
   mode.addEventListener('change', markDirty);
@@ -173,7 +183,7 @@ export function setUpActions(context: PageContext): void {
     markDirty();
   });
   byId('reset-traffic').addEventListener('click', () => {
-    trafficDirty = false;
+    setDirty(false);
     const current = page.current();
     if (current) renderTraffic(current);
   });
@@ -207,8 +217,11 @@ export function setUpActions(context: PageContext): void {
   });
   byId('rollback').addEventListener('click', () => {
     const cand = page.current()?.registry.candidate ?? null;
+    const prod = page.current()?.registry.production ?? null;
     void run({
-      summary: cand ? `Roll back candidate ${cand}` : 'Roll production back to the previous version',
+      summary: cand
+        ? `Roll back candidate ${cand}: all traffic to production${prod ? ` ${prod}` : ''}`
+        : 'Roll back the candidate',
       method: 'POST',
       path: '/admin/rollback',
       body: {},
