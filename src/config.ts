@@ -282,14 +282,49 @@ const serve = {
   ),
 };
 
+/**
+ * Backend replica sources of the gateway. Checked for shape here so that a typo stops the process at
+ * start (and in --print-config); src/gateway/discovery.ts turns each entry into a source.
+ */
+function backendList(flag: string, env: string, description: string): Setting<string[]> {
+  const base = list(flag, env, description);
+  return {
+    ...base,
+    parse: (raw) => {
+      const entries = base.parse(raw);
+      for (const entry of entries) {
+        if (entry.startsWith('file:')) {
+          if (entry.length === 'file:'.length) throw new Error(`${entry}: file: needs a path`);
+          continue;
+        }
+        const dns = entry.startsWith('dns+');
+        let url: URL;
+        try {
+          url = new URL(dns ? entry.slice(4) : entry);
+        } catch {
+          throw new Error(
+            `${JSON.stringify(entry)} is not a URL (expected http://host:port, dns+http://name:port or file:<path>)`,
+          );
+        }
+        if (url.protocol !== 'http:') throw new Error(`${entry}: only http:// backends are supported`);
+        if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {
+          throw new Error(`${entry}: give only scheme, host and port (no path, query or credentials)`);
+        }
+        if (dns && url.port === '') throw new Error(`${entry}: dns+http:// needs an explicit port`);
+      }
+      return entries;
+    },
+  };
+}
+
 const gateway = {
   ...common,
   host: serve.host,
   port: int('--port <n>', 'FLYWHEEL_PORT', 'port to listen on', 8080, { min: 0, max: 65535 }),
-  backends: list(
+  backends: backendList(
     '--backends <urls>',
     'FLYWHEEL_BACKENDS',
-    'backend replicas: http://host:port,... or dns+http://service:port',
+    'backend replicas, comma-separated: http://host:port, dns+http://service:port (every A/AAAA record), file:<path> (JSON {"replicas": [urls]}, re-read on change)',
   ),
   balance: oneOf(
     '--balance <policy>',
@@ -329,6 +364,33 @@ const gateway = {
     'FLYWHEEL_DNS_SERVER',
     'resolver for dns+ backends (default: the system resolver)',
   ),
+  healthTimeout: duration(
+    '--health-timeout <duration>',
+    'FLYWHEEL_HEALTH_TIMEOUT',
+    'time one active health check may take before it counts as failed',
+    2000,
+  ),
+  readmitAfter: int(
+    '--readmit-after <n>',
+    'FLYWHEEL_READMIT_AFTER',
+    'consecutive passing health checks that re-admit an ejected or unhealthy replica',
+    2,
+    { min: 1 },
+  ),
+  upstreamConnections: int(
+    '--upstream-connections <n>',
+    'FLYWHEEL_UPSTREAM_CONNECTIONS',
+    'most keep-alive connections to one replica (more requests queue)',
+    128,
+    { min: 1, max: 65_536 },
+  ),
+  filePollInterval: duration(
+    '--file-poll-interval <duration>',
+    'FLYWHEEL_FILE_POLL_INTERVAL',
+    'how often a file: backend list is re-read (besides watching it)',
+    1000,
+  ),
+  gracePeriod: serve.gracePeriod,
   adminToken: {
     ...optStr(
       '--admin-token <token>',

@@ -1,7 +1,29 @@
-// PLACEHOLDER until the gateway lands (issue 6).
+// `flywheel gateway`: the load balancer in front of the backend replicas. Runs until SIGTERM or
+// SIGINT, then stops gracefully (see Gateway.close) and resolves.
 import type { GatewayConfig } from '../config.js';
-import { FlywheelError } from '../errors.js';
 import type { Logger } from '../log.js';
-export async function runGateway(_config: GatewayConfig, _log: Logger): Promise<void> {
-  throw new FlywheelError('FLY_ERR_USAGE', 'flywheel gateway is not built yet');
+import { Gateway, type GatewayOptions } from './server.js';
+
+export { Gateway } from './server.js';
+export type { GatewayOptions } from './server.js';
+
+/** Starts a gateway and resolves once it listens (tests and `flywheel up` embed it this way). */
+export async function startGateway(
+  config: GatewayConfig,
+  log: Logger,
+  options?: GatewayOptions,
+): Promise<Gateway> {
+  const gateway = new Gateway(config, log, options);
+  await gateway.start();
+  return gateway;
+}
+
+export async function runGateway(config: GatewayConfig, log: Logger): Promise<void> {
+  const gateway = await startGateway(config, log);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'signal received');
+  await gateway.close();
 }

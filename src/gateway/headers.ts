@@ -1,0 +1,180 @@
+// Header handling of the proxy hot path: one pass over the client's raw headers builds the upstream
+// request's header list, one pass over the replica's raw headers builds the client response's. Flat
+// [name, value, ...] arrays throughout, as node:http and undici both take them, so no header object is
+// built and no name is lower-cased unless its length and first letter make it a candidate.
+import { randomBytes } from 'node:crypto';
+
+/** What the request scan learns besides the forwarded headers. */
+export interface RequestHead {
+  requestId: string;
+  /** -1 when the client sent no Content-Length. */
+  contentLength: number;
+  chunked: boolean;
+}
+
+const MAX_REQUEST_ID = 200;
+
+// 64 random bits per process, then a counter: unique across gateway replicas and restarts, and much
+// cheaper than a UUID per request.
+const ID_PREFIX = randomBytes(8).toString('hex');
+let idSequence = 0;
+
+export function newRequestId(): string {
+  return `${ID_PREFIX}-${(++idSequence).toString(36)}`;
+}
+
+/**
+ * A client's id is kept when it is 1-200 characters of letters, digits and `-_.:` — safe in a header,
+ * a log line and a JSON string without escaping. Anything else is replaced by a new id.
+ */
+export function isUsableRequestId(id: string): boolean {
+  if (id.length === 0 || id.length > MAX_REQUEST_ID) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    const ok =
+      (c >= 0x30 && c <= 0x3a) || // 0-9 :
+      (c >= 0x41 && c <= 0x5a) || // A-Z
+      (c >= 0x61 && c <= 0x7a) || // a-z
+      c === 0x2d || // -
+      c === 0x2e || // .
+      c === 0x5f; // _
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * Fills `out` with the headers to send upstream: the client's end-to-end headers, an `x-request-id`
+ * (the client's when it sent a usable one, else a new one) and `x-forwarded-for` with the client's
+ * address appended. Drops hop-by-hop headers, Host (undici sets the replica's), Content-Length (undici
+ * sets it from the buffered body) and Expect (node:http already answered 100-continue).
+ */
+export function scanRequestHeaders(
+  raw: readonly string[],
+  remoteAddress: string | undefined,
+  head: RequestHead,
+  out: string[],
+): void {
+  let requestId = '';
+  let forwardedFor = '';
+  head.contentLength = -1;
+  head.chunked = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    const c = name.charCodeAt(0) | 0x20; // ASCII lower case of the first letter
+    switch (name.length) {
+      case 2: // te
+        if (c === 0x74 && name.toLowerCase() === 'te') continue;
+        break;
+      case 4: // host
+        if (c === 0x68 && name.toLowerCase() === 'host') continue;
+        break;
+      case 6: // expect
+        if (c === 0x65 && name.toLowerCase() === 'expect') continue;
+        break;
+      case 7: // trailer, upgrade
+        if (c === 0x74 || c === 0x75) {
+          const lower = name.toLowerCase();
+          if (lower === 'trailer' || lower === 'upgrade') continue;
+        }
+        break;
+      case 10: // connection, keep-alive
+        if (c === 0x63 || c === 0x6b) {
+          const lower = name.toLowerCase();
+          if (lower === 'connection' || lower === 'keep-alive') continue;
+        }
+        break;
+      case 12: // x-request-id
+        if (c === 0x78 && name.toLowerCase() === 'x-request-id') {
+          if (requestId === '' && isUsableRequestId(value)) requestId = value;
+          continue;
+        }
+        break;
+      case 14: // content-length
+        if (c === 0x63 && name.toLowerCase() === 'content-length') {
+          head.contentLength = Number(value);
+          continue;
+        }
+        break;
+      case 15: // x-forwarded-for
+        if (c === 0x78 && name.toLowerCase() === 'x-forwarded-for') {
+          forwardedFor = forwardedFor === '' ? value : `${forwardedFor}, ${value}`;
+          continue;
+        }
+        break;
+      case 16: // proxy-connection
+        if (c === 0x70 && name.toLowerCase() === 'proxy-connection') continue;
+        break;
+      case 17: // transfer-encoding
+        if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') {
+          head.chunked = true;
+          continue;
+        }
+        break;
+    }
+    out.push(name, value);
+  }
+  head.requestId = requestId === '' ? newRequestId() : requestId;
+  out.push('x-request-id', head.requestId);
+  if (remoteAddress !== undefined) {
+    out.push('x-forwarded-for', forwardedFor === '' ? remoteAddress : `${forwardedFor}, ${remoteAddress}`);
+  } else if (forwardedFor !== '') {
+    out.push('x-forwarded-for', forwardedFor);
+  }
+}
+
+function isHopByHopResponseHeader(name: Buffer): boolean {
+  // connection(10) keep-alive(10) te(2) trailer(7) upgrade(7) proxy-connection(16) transfer-encoding(17)
+  const n = name.length;
+  if (n !== 10 && n !== 2 && n !== 7 && n !== 16 && n !== 17) return false;
+  const lower = name.toString('latin1').toLowerCase();
+  return (
+    lower === 'connection' ||
+    lower === 'keep-alive' ||
+    lower === 'transfer-encoding' ||
+    lower === 'te' ||
+    lower === 'trailer' ||
+    lower === 'upgrade' ||
+    lower === 'proxy-connection'
+  );
+}
+
+/** The first value of header `name` (lower case) in undici's raw response headers. */
+export function rawHeaderValue(raw: readonly Buffer[] | null, name: string): string | undefined {
+  if (raw === null) return undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toString('latin1').toLowerCase() === name) {
+      return raw[i + 1].toString('latin1');
+    }
+  }
+  return undefined;
+}
+
+function isRequestIdHeader(name: Buffer): boolean {
+  return name.length === 12 && name.toString('latin1').toLowerCase() === 'x-request-id';
+}
+
+/**
+ * The replica's response headers for the client, byte for byte (latin1 keeps every byte), without the
+ * hop-by-hop ones node:http sets itself, plus `x-request-id` unless the replica already echoed it.
+ * `dropContentLength` when the caller sends a body of another length.
+ */
+export function responseHeaders(
+  raw: readonly Buffer[],
+  requestId: string,
+  dropContentLength = false,
+): string[] {
+  const out: string[] = [];
+  let hasRequestId = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (isHopByHopResponseHeader(name)) continue;
+    if (dropContentLength && name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length')
+      continue;
+    if (!hasRequestId && isRequestIdHeader(name)) hasRequestId = true;
+    out.push(name.toString('latin1'), raw[i + 1].toString('latin1'));
+  }
+  if (!hasRequestId) out.push('x-request-id', requestId);
+  return out;
+}

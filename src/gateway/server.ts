@@ -1,0 +1,358 @@
+// The gateway process: a plain node:http server whose request listener is one route lookup, then
+// either the forwarder (the hot path) or one of the gateway's own small routes (health, metrics,
+// status). Also the wiring of balancer, health checks, discovery and metrics, and graceful shutdown.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig } from '../config.js';
+import { FlywheelError, isFlywheelError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { createBalancer, poolFactory, type Balancer, type DispatcherFactory } from './balancer.js';
+import { createReplicaSource, type ReplicaSource } from './discovery.js';
+import { Forwarder, type ForwardPlan, type ForwardRoute, type Planner } from './forward.js';
+import { HealthChecker } from './health.js';
+import { GatewayMetrics } from './metrics.js';
+import { RouteTable, type LocalHandler, type LocalRoute } from './routes.js';
+
+export interface GatewayOptions {
+  /** Makes each replica's connection pool (default: an undici Pool per replica). */
+  factory?: DispatcherFactory;
+  /** Replica discovery (default: from `config.backends`). */
+  source?: ReplicaSource;
+}
+
+/** Writes a JSON body with its length; the way every gateway-made response is sent. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  extraHeaders: string[] = [],
+): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, [
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    ...extraHeaders,
+  ]);
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, err: FlywheelError): void {
+  sendJson(res, err.status, err.toJSON());
+}
+
+function validate(config: GatewayConfig): void {
+  const problems: string[] = [];
+  const positive: [keyof GatewayConfig, string][] = [
+    ['healthInterval', '--health-interval'],
+    ['healthTimeout', '--health-timeout'],
+    ['attemptTimeout', '--attempt-timeout'],
+    ['deadline', '--deadline'],
+    ['dnsInterval', '--dns-interval'],
+    ['filePollInterval', '--file-poll-interval'],
+  ];
+  for (const [key, flag] of positive) {
+    if ((config[key] as number) <= 0) problems.push(`${flag}: must be more than 0`);
+  }
+  if (problems.length > 0) {
+    throw new FlywheelError('FLY_ERR_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      problems,
+    });
+  }
+}
+
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly log: Logger;
+  readonly balancer: Balancer;
+  readonly forwarder: Forwarder;
+  readonly metrics: GatewayMetrics;
+  readonly health: HealthChecker;
+  readonly source: ReplicaSource;
+  readonly routes = new RouteTable();
+  /** What the plain forwarding routes do: any replica, no extra header, nothing observed. */
+  readonly defaultPlan: ForwardPlan;
+  readonly server: http.Server;
+  #startedAt = 0;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+
+  constructor(config: GatewayConfig, log: Logger, options: GatewayOptions = {}) {
+    validate(config);
+    this.config = config;
+    this.log = log;
+    this.balancer = createBalancer(config.balance, {
+      factory: options.factory ?? poolFactory(config.upstreamConnections),
+      ejectAfter: config.ejectAfter,
+      readmitAfter: config.readmitAfter,
+      log,
+    });
+    this.metrics = new GatewayMetrics(this.balancer);
+    this.forwarder = new Forwarder({
+      attemptTimeoutMs: config.attemptTimeout,
+      deadlineMs: config.deadline,
+      bodyLimit: config.bodyLimit,
+      onRetry: (kind) => this.metrics.retry(kind),
+      onFailure: (replica, kind) => this.metrics.failure(replica, kind),
+      log,
+    });
+    this.health = new HealthChecker(this.balancer, {
+      intervalMs: config.healthInterval,
+      timeoutMs: config.healthTimeout,
+      log,
+    });
+    this.source = options.source ?? createReplicaSource(config, log);
+    this.defaultPlan = Object.freeze({
+      balancer: this.balancer,
+      headers: null,
+      observer: null,
+      rewrite: null,
+    });
+
+    const predict = this.forwardRoute('predict');
+    this.routes
+      .exact('/predict', predict)
+      .exact('/model-info', this.forwardRoute('model-info'))
+      .exact('/v2', this.forwardRoute('v2'))
+      .prefix('/v2/', this.forwardRoute('v2'))
+      .exact(
+        '/v2/health/live',
+        this.localRoute('health', (req, res) => this.#live(req, res)),
+      )
+      .exact(
+        '/v2/health/ready',
+        this.localRoute('health', (req, res) => this.#ready(req, res)),
+      )
+      .exact(
+        '/metrics',
+        this.localRoute('metrics', (req, res) => this.#metrics(req, res)),
+      )
+      .exact(
+        '/status',
+        this.localRoute('status', (req, res) => this.#status(req, res)),
+      );
+
+    this.server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
+  }
+
+  /** A forwarding route; `planner` chooses a plan per request (else the default plan). */
+  forwardRoute(
+    name: string,
+    planner: Planner | null = null,
+    plan: ForwardPlan = this.defaultPlan,
+  ): ForwardRoute {
+    return { kind: 'forward', name, plan, planner, meter: this.metrics.route(name) };
+  }
+
+  /** A route the gateway answers itself (GET only unless the handler checks the method). */
+  localRoute(name: string, handle: LocalHandler): LocalRoute {
+    return { kind: 'local', name, handle };
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo | null;
+    if (address === null) throw new Error('gateway is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+  }
+
+  get ready(): boolean {
+    return !this.#closing && this.balancer.healthyCount > 0;
+  }
+
+  /** Discovers the replicas, checks them once, then listens. */
+  async start(): Promise<void> {
+    await this.source.start((urls) => this.balancer.setReplicas(urls));
+    await this.health.start();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        this.server.off('listening', onListening);
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new FlywheelError(
+                'FLY_ERR_PORT_IN_USE',
+                `port ${this.config.port} on ${this.config.host} is already in use (choose another with --port)`,
+              )
+            : new FlywheelError(
+                'FLY_ERR_CONFIG',
+                `cannot listen on ${this.config.host}:${this.config.port}: ${err.message}`,
+              ),
+        );
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(this.config.port, this.config.host);
+    }).catch(async (err: unknown) => {
+      await this.#stopBackground(true);
+      throw err;
+    });
+    this.#startedAt = Date.now();
+    this.log.info(
+      {
+        url: this.url,
+        policy: this.balancer.policy,
+        discovery: this.source.description,
+        replicas: this.balancer.stats().replicas.map((r) => `${r.url} ${r.state}`),
+      },
+      'gateway listening',
+    );
+  }
+
+  /**
+   * Graceful stop: readiness turns 503 at once, no new connections, responses ask clients to close,
+   * in-flight requests get up to `gracePeriod` to finish, then pools and timers close.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    const inFlight = this.forwarder.inFlight;
+    this.log.info({ in_flight: inFlight }, 'gateway stopping');
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.forwarder.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.config.gracePeriod);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.log.warn(
+        { in_flight: this.forwarder.inFlight },
+        'grace period over; cutting the remaining requests',
+      );
+    }
+    this.server.closeAllConnections();
+    await serverClosed;
+    await this.#stopBackground(!finished);
+    this.log.info(
+      { requests: this.forwarder.requests, retries: this.forwarder.retries, drained: finished },
+      'gateway stopped',
+    );
+  }
+
+  async #stopBackground(force: boolean): Promise<void> {
+    this.source.close();
+    await this.health.stop();
+    this.forwarder.close();
+    await this.balancer.close(force);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // While stopping, every answer asks the client to close its connection and go elsewhere.
+    if (this.#closing) res.shouldKeepAlive = false;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const route = this.routes.match(path);
+    if (route === undefined) {
+      sendError(res, new FlywheelError('FLY_ERR_NOT_FOUND', `no route for ${req.method} ${path}`));
+    } else if (route.kind === 'forward') {
+      this.forwarder.handle(req, res, route);
+    } else {
+      this.#runLocal(route, req, res);
+    }
+  }
+
+  #runLocal(route: LocalRoute, req: IncomingMessage, res: ServerResponse): void {
+    const failed = (err: unknown) => {
+      if (!isFlywheelError(err)) this.log.error({ err, route: route.name }, 'route handler failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendError(res, isFlywheelError(err) ? err : new FlywheelError('FLY_ERR_INTERNAL'));
+    };
+    try {
+      const result = route.handle(req, res);
+      if (result instanceof Promise) result.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  #getOnly(req: IncomingMessage): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new FlywheelError('FLY_ERR_NOT_FOUND', `${req.method} ${req.url} is not a route`);
+    }
+  }
+
+  #live(req: IncomingMessage, res: ServerResponse): void {
+    this.#getOnly(req);
+    sendJson(res, 200, { live: true });
+  }
+
+  #ready(req: IncomingMessage, res: ServerResponse): void {
+    this.#getOnly(req);
+    if (this.ready) {
+      sendJson(res, 200, { ready: true, healthy_replicas: this.balancer.healthyCount });
+    } else if (this.#closing) {
+      sendError(res, new FlywheelError('FLY_ERR_SHUTTING_DOWN', 'the gateway is shutting down'));
+    } else {
+      sendError(
+        res,
+        new FlywheelError('FLY_ERR_NO_UPSTREAM', 'no healthy backend replica', {
+          replicas: this.balancer
+            .stats()
+            .replicas.map((r) => ({ url: r.url, state: r.state, last_error: r.last_error })),
+        }),
+      );
+    }
+  }
+
+  async #metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#getOnly(req);
+    const text = await this.metrics.registry.metrics();
+    res.writeHead(200, [
+      'content-type',
+      this.metrics.registry.contentType,
+      'content-length',
+      String(Buffer.byteLength(text)),
+    ]);
+    res.end(text);
+  }
+
+  /** JSON of GET /status: the gateway, its discovery and every replica with health and load. */
+  statusDocument(): Record<string, unknown> {
+    const stats = this.balancer.stats();
+    return {
+      gateway: {
+        id: this.config.gatewayId,
+        version: PACKAGE_VERSION,
+        started_at: this.#startedAt === 0 ? null : new Date(this.#startedAt).toISOString(),
+        uptime_s: this.#startedAt === 0 ? 0 : Math.round((Date.now() - this.#startedAt) / 1000),
+        ready: this.ready,
+        shutting_down: this.#closing,
+        policy: stats.policy,
+        in_flight: this.forwarder.inFlight,
+        requests_total: this.forwarder.requests,
+        retries_total: this.forwarder.retries,
+        attempt_timeout_ms: this.config.attemptTimeout,
+        deadline_ms: this.config.deadline,
+        health_interval_ms: this.config.healthInterval,
+        eject_after: this.config.ejectAfter,
+        readmit_after: this.config.readmitAfter,
+      },
+      discovery: this.source.description,
+      healthy: stats.healthy,
+      replicas: stats.replicas,
+      routes: this.routes.list(),
+    };
+  }
+
+  #status(req: IncomingMessage, res: ServerResponse): void {
+    this.#getOnly(req);
+    sendJson(res, 200, this.statusDocument());
+  }
+}

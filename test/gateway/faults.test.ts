@@ -1,0 +1,277 @@
+// Failure handling through a real gateway on a real socket. The replicas here are small real node:http
+// servers standing in for `flywheel serve`, because the fault shapes under test — a connection reset
+// mid-request, a replica that hangs, one that answers 503 or flips its readiness on demand — cannot be
+// produced by a real backend at will. (proxy.test.ts kills real backend processes.)
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway/main.js';
+import { call, FakeReplica, startTestGateway, waitFor } from './helpers.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function replicas(...names: string[]): Promise<FakeReplica[]> {
+  const out = await Promise.all(names.map((n) => FakeReplica.start(n)));
+  cleanups.push(async () => {
+    await Promise.all(out.map((r) => r.stop()));
+  });
+  return out;
+}
+
+async function gateway(reps: FakeReplica[], flags: Record<string, string> = {}): Promise<Gateway> {
+  const gw = await startTestGateway({ backends: reps.map((r) => r.url).join(','), ...flags });
+  cleanups.push(() => gw.close());
+  return gw;
+}
+
+function stateOf(gw: Gateway, replica: FakeReplica): string | undefined {
+  return gw.balancer.stats().replicas.find((r) => r.url === replica.url)?.state;
+}
+
+async function metric(gw: Gateway, line: string): Promise<number> {
+  const text = (await call(`${gw.url}/metrics`)).text;
+  const found = text.split('\n').find((l) => l.startsWith(line + ' '));
+  return found === undefined ? 0 : Number(found.slice(line.length + 1));
+}
+
+describe('retry on another replica', () => {
+  it('a reset connection is retried elsewhere: the client sees 200, the retry is counted', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'reset';
+    const gw = await gateway([a, b], { ejectAfter: '100' });
+    for (let i = 0; i < 6; i++) {
+      const r = await call(`${gw.url}/predict`, { body: `{"i":${i}}` });
+      expect(r.status).toBe(200);
+      expect(r.json().replica).toBe('b');
+      expect(r.json().body).toBe(`{"i":${i}}`); // the buffered body is sent again, intact
+    }
+    expect(a.traffic.length).toBeGreaterThanOrEqual(2); // least-outstanding did send some to a
+    expect(await metric(gw, 'flywheel_gateway_retries_total{reason="reset"}')).toBe(a.traffic.length);
+  });
+
+  it('a replica that died since its last check (connection refused) costs the client nothing', async () => {
+    const [a, b] = await replicas('a', 'b');
+    // Checks far apart: the gateway still believes `a` is healthy when it is gone.
+    const gw = await gateway([a, b], { healthInterval: '1m', ejectAfter: '100' });
+    await a.stop();
+    for (let i = 0; i < 6; i++) {
+      const r = await call(`${gw.url}/model-info`);
+      expect(r.status).toBe(200);
+      expect(r.json().replica).toBe('b');
+    }
+    expect(await metric(gw, 'flywheel_gateway_retries_total{reason="connect"}')).toBeGreaterThan(0);
+  });
+
+  it('a 503 is retried on another replica; with no other replica the 503 passes through as it is', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = '503';
+    const gw = await gateway([a, b], { ejectAfter: '100' });
+    for (let i = 0; i < 4; i++) {
+      const r = await call(`${gw.url}/predict`, { body: '{}' });
+      expect(r.status).toBe(200);
+      expect(r.json().replica).toBe('b');
+    }
+    expect(await metric(gw, 'flywheel_gateway_retries_total{reason="status_503"}')).toBeGreaterThan(0);
+
+    const [solo] = await replicas('solo');
+    solo.mode = '503';
+    const gw2 = await gateway([solo], { ejectAfter: '100' });
+    const r = await call(`${gw2.url}/predict`, { body: '{}' });
+    expect(r.status).toBe(503);
+    expect(r.json()).toEqual({ error: 'solo is unavailable', code: 'FLY_ERR_NO_MODEL' });
+    expect(r.headers['x-replica']).toBe('solo');
+  });
+
+  it('when every attempt fails the client gets 502 JSON naming what happened', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'reset';
+    b.mode = 'reset';
+    const gw = await gateway([a, b], { ejectAfter: '100' });
+    const r = await call(`${gw.url}/predict`, { body: '{}', headers: { 'x-request-id': 'req-502' } });
+    expect(r.status).toBe(502);
+    const body = r.json<{
+      error: string;
+      code: string;
+      details: { request_id: string; attempts: string[] };
+    }>();
+    expect(body.code).toBe('FLY_ERR_UPSTREAM_FAILED');
+    expect(body.error).toMatch(/backend replica failed to answer/);
+    expect(body.details.request_id).toBe('req-502');
+    expect(body.details.attempts).toHaveLength(2);
+    expect(r.headers['x-request-id']).toBe('req-502');
+  });
+});
+
+describe('timeouts', () => {
+  it('a hanging replica times out its attempt and the request is answered by the other one', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'hang';
+    const gw = await gateway([a, b], { attemptTimeout: '300ms', deadline: '5s', ejectAfter: '100' });
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => call(`${gw.url}/predict`, { body: '{}' })),
+    );
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(r.json().replica).toBe('b');
+    }
+    expect(await metric(gw, 'flywheel_gateway_retries_total{reason="timeout"}')).toBeGreaterThan(0);
+  });
+
+  it('504 JSON when no replica answers within the attempt timeout', async () => {
+    const [a] = await replicas('a');
+    a.mode = 'hang';
+    const gw = await gateway([a], { attemptTimeout: '200ms', deadline: '5s' });
+    const started = Date.now();
+    const r = await call(`${gw.url}/predict`, { body: '{}' });
+    const took = Date.now() - started;
+    expect(r.status).toBe(504);
+    expect(r.json()).toMatchObject({
+      code: 'FLY_ERR_UPSTREAM_TIMEOUT',
+      error: 'no backend replica answered in time',
+    });
+    expect(took).toBeGreaterThanOrEqual(190);
+    expect(took).toBeLessThan(3000);
+  });
+
+  it('the total deadline bounds a request and its retry', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'hang';
+    b.mode = 'hang';
+    const gw = await gateway([a, b], { attemptTimeout: '400ms', deadline: '600ms', ejectAfter: '100' });
+    const started = Date.now();
+    const r = await call(`${gw.url}/predict`, { body: '{}' });
+    const took = Date.now() - started;
+    expect(r.status).toBe(504);
+    expect(r.json<{ error: string }>().error).toMatch(/600 ms deadline/);
+    expect(took).toBeGreaterThanOrEqual(590);
+    expect(took).toBeLessThan(780 + 2000); // generous: a loaded 2-core machine
+    expect(gw.forwarder.inFlight).toBe(0);
+  });
+});
+
+describe('ejection and re-admission', () => {
+  it('failed requests eject a replica; passing checks bring it back and it takes traffic again', async () => {
+    const [a, b] = await replicas('a', 'b');
+    const gw = await gateway([a, b], { ejectAfter: '2', readmitAfter: '2', healthInterval: '100ms' });
+    a.mode = 'reset';
+    // Its readiness still says yes: only the failing requests can take it out.
+    for (let i = 0; i < 8; i++) expect((await call(`${gw.url}/predict`, { body: '{}' })).status).toBe(200);
+    await waitFor(() => stateOf(gw, a) === 'ejected', { timeoutMs: 5000, what: 'a ejected' });
+    const status = (await call(`${gw.url}/status`)).json<{
+      replicas: { url: string; ejections_total: number }[];
+    }>();
+    expect(status.replicas.find((r) => r.url === a.url)?.ejections_total).toBe(1);
+    expect(await metric(gw, `flywheel_gateway_ejections_total{replica="${a.url}"}`)).toBe(1);
+
+    const before = a.traffic.length;
+    for (let i = 0; i < 4; i++)
+      expect((await call(`${gw.url}/predict`, { body: '{}' })).json().replica).toBe('b');
+    expect(a.traffic.length).toBe(before);
+
+    a.mode = 'ok';
+    await waitFor(() => stateOf(gw, a) === 'healthy', { timeoutMs: 5000, what: 'a readmitted' });
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 10; i++) seen.add((await call(`${gw.url}/predict`, { body: '{}' })).json().replica);
+    expect(seen).toEqual(new Set(['a', 'b']));
+  });
+
+  it('nothing healthy: 503 JSON at once and readiness 503; recovery when a replica is ready again', async () => {
+    const [a, b] = await replicas('a', 'b');
+    const gw = await gateway([a, b], { healthInterval: '100ms', readmitAfter: '1' });
+    expect((await call(`${gw.url}/v2/health/ready`)).status).toBe(200);
+    a.ready = false;
+    b.ready = false;
+    await waitFor(() => gw.balancer.healthyCount === 0, { timeoutMs: 5000, what: 'both out' });
+    const r = await call(`${gw.url}/predict`, { body: '{}' });
+    expect(r.status).toBe(503);
+    expect(r.json()).toMatchObject({
+      code: 'FLY_ERR_NO_UPSTREAM',
+      error: 'no healthy backend replica to answer',
+    });
+    expect(r.headers['x-request-id']).toBeTruthy();
+    const ready = await call(`${gw.url}/v2/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.json()).toMatchObject({ code: 'FLY_ERR_NO_UPSTREAM' });
+    expect((await call(`${gw.url}/v2/health/live`)).status).toBe(200);
+
+    b.ready = true;
+    await waitFor(async () => (await call(`${gw.url}/predict`, { body: '{}' })).status === 200, {
+      timeoutMs: 5000,
+      what: 'recovery',
+    });
+    expect((await call(`${gw.url}/predict`, { body: '{}' })).json().replica).toBe('b');
+    expect((await call(`${gw.url}/v2/health/ready`)).json()).toEqual({ ready: true, healthy_replicas: 1 });
+  });
+});
+
+describe('what is forwarded', () => {
+  it('x-request-id is generated or propagated, x-forwarded-for appended, hop-by-hop headers dropped', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a]);
+    const generated = await call(`${gw.url}/predict?x=1`, { body: '{"a":1}' });
+    const upstream = a.traffic.at(-1)!;
+    expect(generated.headers['x-request-id']).toBe(upstream.headers['x-request-id']);
+    expect(upstream.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(upstream.url).toBe('/predict?x=1');
+    expect(upstream.headers.host).toBe(`127.0.0.1:${a.port}`);
+    expect(upstream.headers['content-length']).toBe('7');
+
+    const given = await call(`${gw.url}/predict`, {
+      body: '{}',
+      headers: { 'x-request-id': 'client-id-42', 'x-forwarded-for': '203.0.113.7', 'x-custom': 'kept' },
+    });
+    const up2 = a.traffic.at(-1)!;
+    expect(given.headers['x-request-id']).toBe('client-id-42');
+    expect(up2.headers['x-request-id']).toBe('client-id-42');
+    expect(up2.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(up2.headers['x-custom']).toBe('kept');
+    expect(up2.rawHeaders.filter((h) => h.toLowerCase() === 'x-request-id')).toHaveLength(1);
+  });
+
+  it('a chunked request body arrives whole with a Content-Length; a body over the limit is refused', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a], { bodyLimit: '1kb' });
+    const { request } = await import('undici');
+    const res = await request(`${gw.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      // A stream of unknown length: undici sends it chunked.
+      body: Readable.from(['{"part":', '"two"}']),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(((await res.body.json()) as { body: string }).body).toBe('{"part":"two"}');
+    expect(a.traffic.at(-1)!.headers['content-length']).toBe('14');
+    expect(a.traffic.at(-1)!.headers['transfer-encoding']).toBeUndefined();
+
+    const big = await call(`${gw.url}/predict`, { body: 'x'.repeat(2000) });
+    expect(big.status).toBe(413);
+    expect(big.json()).toMatchObject({ code: 'FLY_ERR_BODY_TOO_LARGE' });
+  });
+
+  it('unknown paths are the gateway’s 404; its own routes answer only GET', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a]);
+    const r = await call(`${gw.url}/nope`);
+    expect(r.status).toBe(404);
+    expect(r.json()).toMatchObject({ code: 'FLY_ERR_NOT_FOUND' });
+    expect(a.traffic).toHaveLength(0);
+    expect((await call(`${gw.url}/status`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('a client that goes away mid-request does not leak the exchange', async () => {
+    const [a] = await replicas('a');
+    a.mode = 'slow';
+    a.slowMs = 200;
+    const gw = await gateway([a]);
+    const controller = new AbortController();
+    const { request } = await import('undici');
+    const pending = request(`${gw.url}/predict`, { method: 'POST', body: '{}', signal: controller.signal });
+    await waitFor(() => a.traffic.length === 1, { timeoutMs: 5000, what: 'request upstream' });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await waitFor(() => gw.forwarder.inFlight === 0, { timeoutMs: 5000, what: 'exchange finished' });
+    expect((await call(`${gw.url}/predict`, { body: '{}' })).status).toBe(200);
+  });
+});
