@@ -25,6 +25,10 @@ import type { Dataset } from '../model/types.js';
 
 export const FEEDBACK_DIR = 'feedback';
 const MAX_BATCH = 10_000;
+/** Prediction lines are written at most this long after they are logged... */
+const FLUSH_MS = 10;
+/** ...or as soon as this many characters are queued. */
+const FLUSH_BYTES = 64 * 1024;
 const MAX_REQUEST_ID = 200;
 
 export interface FeedbackStoreOptions {
@@ -143,6 +147,8 @@ export class FeedbackStore {
   /** Other replicas' files: how far each was read, and an unfinished last line. */
   readonly #tails = new Map<string, { offset: number; rest: string }>();
   #stream: fs.WriteStream | null = null;
+  #pending = '';
+  #flushTimer: NodeJS.Timeout | null = null;
   #file = '';
   #fileBytes = 0;
   #fileOpenedAt = 0;
@@ -224,16 +230,40 @@ export class FeedbackStore {
     }
   }
 
+  /**
+   * Queues a line. Prediction lines are written in batches (one write per `FLUSH_MS` at most, not one
+   * per request); a line with `done` (feedback) flushes everything queued at once and reports when it
+   * reached the OS.
+   */
   #write(line: string, done?: (err?: Error | null) => void): void {
     if (this.#closed) {
       done?.(new Error('feedback store is closed'));
       return;
     }
+    this.#pending += line;
+    if (done !== undefined || this.#pending.length >= FLUSH_BYTES) this.#flushPending(done);
+    else if (this.#flushTimer === null) {
+      this.#flushTimer = setTimeout(() => this.#flushPending(), FLUSH_MS);
+      this.#flushTimer.unref();
+    }
+  }
+
+  #flushPending(done?: (err?: Error | null) => void): void {
+    if (this.#flushTimer !== null) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+    }
+    const data = this.#pending;
+    this.#pending = '';
+    if (data === '') {
+      done?.();
+      return;
+    }
     if (this.#fileBytes >= this.#maxFileBytes || Date.now() - this.#fileOpenedAt >= this.#maxFileAgeMs) {
       this.#rotate();
     }
-    this.#fileBytes += Buffer.byteLength(line);
-    (this.#stream as fs.WriteStream).write(line, done);
+    this.#fileBytes += Buffer.byteLength(data);
+    (this.#stream as fs.WriteStream).write(data, done);
   }
 
   #remember(requestId: string): IndexEntry {
@@ -396,13 +426,13 @@ export class FeedbackStore {
 
   /** Waits until everything logged so far is handed to the OS. */
   flush(): Promise<void> {
-    const stream = this.#stream;
-    if (!stream || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => stream.write('', () => resolve()));
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#flushPending(() => resolve()));
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flushPending();
     const stream = this.#stream;
     this.#closed = true;
     if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));

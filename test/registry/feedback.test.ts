@@ -144,7 +144,11 @@ describe('FeedbackStore', () => {
     const a = await open('gw-a');
     const b = await open('gw-b');
     a.logPrediction({ requestId: 'ra', version: 'v1', prediction: 5, featuresJson: features(5) });
-    await a.flush();
+    // No flush: the batched log line reaches a's file within milliseconds, and b finds it there.
+    const deadline = Date.now() + 2000;
+    while ((await readFile(a.currentFile, 'utf8')) === '' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     expect(await b.recordFeedback({ request_id: 'ra', actual: 7 })).toEqual([
       { request_id: 'ra', actual: 7, predictions: [{ version: 'v1', prediction: 5, shadow: false }] },
     ]);
@@ -155,10 +159,11 @@ describe('FeedbackStore', () => {
 
   it('rotates files by size and by age, never sharing a file between writers', async () => {
     const s = await open('gw-a', { maxFileBytes: 300 });
+    // Lines are written in batches; rotation is checked before each batch.
     for (let i = 0; i < 10; i++) {
       s.logPrediction({ requestId: `r${i}`, version: 'v1', prediction: i, featuresJson: features(i) });
+      await s.flush();
     }
-    await s.flush();
     const names = (await readdir(path.join(dir, 'feedback'))).sort();
     expect(names.length).toBeGreaterThanOrEqual(4);
     expect(names.every((n) => /^gw-a-\d+\.jsonl$/.test(n))).toBe(true);
@@ -172,8 +177,10 @@ describe('FeedbackStore', () => {
 
     const aged = await open('gw-c', { maxFileAgeMs: 1 });
     aged.logPrediction({ requestId: 'x1', version: 'v1', prediction: 1, featuresJson: features(1) });
+    await aged.flush();
     await new Promise((r) => setTimeout(r, 5));
     aged.logPrediction({ requestId: 'x2', version: 'v1', prediction: 1, featuresJson: features(1) });
+    await aged.flush();
     expect(aged.counts.rotations).toBeGreaterThanOrEqual(1);
   });
 

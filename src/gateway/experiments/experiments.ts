@@ -222,6 +222,11 @@ export class Experiments {
     return this.#aliases;
   }
 
+  /** An experiment runs: routing is on and there is a candidate other than production. */
+  get active(): boolean {
+    return this.#active;
+  }
+
   /** Sticky mode reads a user id: the proxy extracts one (header or body) only when this is true. */
   get needsUserId(): boolean {
     return this.#active && this.#routing.mode === 'sticky';

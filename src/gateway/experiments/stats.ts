@@ -44,6 +44,15 @@ export class LatencyHistogram {
   }
 }
 
+/** Prometheus children bound to one version's labels once, so the hot path does no label hashing. */
+interface VersionSeries {
+  readonly served: Counter.Internal;
+  readonly shadow: Counter.Internal;
+  readonly errors: Counter.Internal;
+  readonly latency: Histogram.Internal<'version'>;
+  readonly feedback: Counter.Internal;
+}
+
 /** Everything observed about one model version by this gateway. */
 export class VersionStats {
   readonly version: string;
@@ -148,6 +157,7 @@ const MAX_VERSIONS = 8;
 /** The per-version figures of this gateway, and their Prometheus series. */
 export class ExperimentStats {
   readonly #versions = new Map<string, VersionStats>();
+  readonly #series = new Map<string, VersionSeries>();
   readonly #now: () => number;
   readonly #requests: Counter<'version' | 'kind'>;
   readonly #errors: Counter<'version'>;
@@ -220,9 +230,17 @@ export class ExperimentStats {
     if (s === undefined) {
       s = new VersionStats(version, this.#now());
       this.#versions.set(version, s);
+      this.#series.set(version, {
+        served: this.#requests.labels(version, 'served'),
+        shadow: this.#requests.labels(version, 'shadow'),
+        errors: this.#errors.labels(version),
+        latency: this.#latency.labels(version),
+        feedback: this.#feedback.labels(version),
+      });
       if (this.#versions.size > MAX_VERSIONS) {
         const oldest = this.#versions.keys().next().value as string;
         this.#versions.delete(oldest);
+        this.#series.delete(oldest);
         this.#requests.remove({ version: oldest, kind: 'served' });
         this.#requests.remove({ version: oldest, kind: 'shadow' });
         this.#errors.remove(oldest);
@@ -236,15 +254,18 @@ export class ExperimentStats {
   /** One answer (or failure) of a version. */
   observe(version: string, o: Observation): void {
     const s = this.#of(version);
+    const series = this.#series.get(version) as VersionSeries;
     s.requests += 1;
-    if (o.shadow) s.shadowRequests += 1;
-    this.#requests.inc({ version, kind: o.shadow ? 'shadow' : 'served' });
+    if (o.shadow) {
+      s.shadowRequests += 1;
+      series.shadow.inc();
+    } else series.served.inc();
     s.latency.add(o.latencyMs);
     s.latencyHistogram.add(o.latencyMs);
-    this.#latency.observe({ version }, o.latencyMs / 1000);
+    series.latency.observe(o.latencyMs / 1000);
     if (o.error) {
       s.errors += 1;
-      this.#errors.inc({ version });
+      series.errors.inc();
     } else if (o.prediction !== undefined && Number.isFinite(o.prediction)) {
       s.predictions.add(o.prediction);
     }
@@ -256,7 +277,7 @@ export class ExperimentStats {
     const e = prediction - actual;
     s.absErrors.add(Math.abs(e));
     s.sumSquaredErrors += e * e;
-    this.#feedback.inc({ version });
+    (this.#series.get(version) as VersionSeries).feedback.inc();
   }
 
   get(version: string): VersionStats | undefined {
