@@ -4,7 +4,7 @@
 // The gateway learns the replica set from `<registry>/local/replicas.json`, which only the
 // supervisor writes; `flywheel status` reads `<registry>/local/state.json`, written on every change.
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { UpConfig } from '../config.js';
@@ -277,6 +277,9 @@ export class Supervisor {
     const previous = await readState(statePath(this.registry)).catch(() => null);
     this.#lock = await acquireUpLock(lockPath(this.registry), this.registry);
     this.#ownsState = true;
+    // Holding the lock means the previous supervisor is gone; if it died hard, its children may still
+    // hold the ports.
+    if (previous !== null) await this.#stopOrphans(previous);
     if (this.#gatewayPort === 0) this.#gatewayPort = await freePort(this.config.host);
     const wanted: { port: number; use: string }[] = [{ port: this.#gatewayPort, use: 'gateway (--port)' }];
     for (let i = 0; i < this.config.replicas; i++) {
@@ -300,6 +303,31 @@ export class Supervisor {
         { ports: busy.map((p) => ({ port: p.port, use: p.use, reason: p.reason })) },
       );
     }
+  }
+
+  /**
+   * Stops the children a dead supervisor left behind on this registry (kill -9 of `flywheel up`), so
+   * that starting again just works. Only processes that are provably those children are touched: the
+   * pid recorded in the state file must still run `flywheel serve|gateway --registry <this registry>`
+   * (checked in /proc; where there is no /proc nothing is touched and the port check reports them).
+   */
+  async #stopOrphans(previous: StackState): Promise<void> {
+    const orphans: { name: string; pid: number }[] = [];
+    for (const c of previous.components) {
+      if (c.pid === null || !pidAlive(c.pid)) continue;
+      const role = c.role === 'gateway' ? 'gateway' : 'serve';
+      if (await runsRole(c.pid, role, this.registry)) orphans.push({ name: c.name, pid: c.pid });
+    }
+    if (orphans.length === 0) return;
+    this.#log.warn(
+      { orphans, previousSupervisor: previous.supervisor.pid },
+      'stopping processes left by a previous flywheel up that died',
+    );
+    for (const o of orphans) signal(o.pid, 'SIGTERM');
+    const deadline = Date.now() + this.#stopGraceMs;
+    while (Date.now() < deadline && orphans.some((o) => pidAlive(o.pid))) await sleep(50);
+    for (const o of orphans) if (pidAlive(o.pid)) signal(o.pid, 'SIGKILL');
+    while (orphans.some((o) => pidAlive(o.pid)) && Date.now() < deadline + 2000) await sleep(20);
   }
 
   /** Validates --train-args with the trainer's own parser (`--print-config`) so a typo fails now, not at the first tick. */
@@ -640,6 +668,27 @@ export class Supervisor {
   #changed(): void {
     if (this.#ownsState) this.#writer.update();
   }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Whether pid runs `<cli> <role> ... --registry <registry>` (Linux /proc; false where unknown). */
+async function runsRole(pid: number, role: string, registry: string): Promise<boolean> {
+  let argv: string[];
+  try {
+    argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  } catch {
+    return false;
+  }
+  const roleAt = argv.findIndex((a, i) => i > 0 && a === role && /cli\.js$|flywheel$/.test(argv[i - 1]));
+  const registryAt = argv.indexOf('--registry');
+  return roleAt > 0 && registryAt > roleAt && path.resolve(argv[registryAt + 1] ?? '') === registry;
 }
 
 function sleep(ms: number): Promise<void> {

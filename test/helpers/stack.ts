@@ -64,6 +64,10 @@ export interface StackOptions {
   readonly logLevel?: string;
   readonly env?: Record<string, string>;
   readonly extraArgs?: readonly string[];
+  /** Gateway port (default: a free one). */
+  readonly port?: number;
+  /** First backend port (default: the first of replicas × 2 free consecutive ports, room for a rollout). */
+  readonly backendPort?: number;
   /** How long startup may take (first training, replicas, gateway). */
   readonly startTimeoutMs?: number;
 }
@@ -117,8 +121,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const replicas = options.replicas ?? 2;
   const ownRegistry = options.registry === undefined;
   const registry = options.registry ?? (await mkdtemp(path.join(os.tmpdir(), 'flywheel-stack-')));
-  const port = await freePort();
-  const backendPort = await freePortRange(replicas * 2);
+  const port = options.port ?? (await freePort());
+  const backendPort = options.backendPort ?? (await freePortRange(replicas * 2));
   const args = [
     CLI,
     'up',
@@ -196,7 +200,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await waitFor(
       async () => {
         if (exit !== null) throw new Error(`flywheel up exited (${JSON.stringify(exit)})`);
-        return (await state()).supervisor.state === 'running';
+        // This supervisor's own state: a reused registry may hold a dead one's `running`.
+        const { supervisor } = await state();
+        return supervisor.pid === proc.pid && supervisor.state === 'running';
       },
       { timeoutMs: options.startTimeoutMs ?? 60_000, intervalMs: 100, what: 'flywheel up to be running' },
     );
