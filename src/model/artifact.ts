@@ -84,24 +84,39 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   view.setUint32(8, ARTIFACT_VERSION, true);
   view.setUint32(12, headerBytes.length, true);
   out.set(headerBytes, PREFIX);
-  let at = payloadStart;
-  for (const t of model.thresholds) {
-    for (let i = 0; i < t.length; i++, at += 8) view.setFloat64(at, t[i], true);
-  }
-  for (let i = 0; i < nodes; i++) {
-    if (links[4 * i + 2] < 0) {
-      view.setFloat64(at, value[2 * i], true);
-      at += 8;
+  // Payload sections; out is fresh and payloadStart a multiple of 8, so float64 views line up.
+  const leafValues = new Float64Array(leaves);
+  const featureOut = featureBytes === 1 ? new Uint8Array(nodes) : new Uint16Array(nodes);
+  const binOut = new Uint8Array(nodes - leaves);
+  for (let i = 0, leaf = 0, split = 0; i < nodes; i++) {
+    const f = links[4 * i + 2];
+    if (f < 0) {
+      featureOut[i] = leafMarker;
+      leafValues[leaf++] = value[2 * i];
+    } else {
+      featureOut[i] = f;
+      binOut[split++] = binOf(model.thresholds[f], value[2 * i]);
     }
   }
-  let binAt = at + nodes * featureBytes;
-  for (let i = 0; i < nodes; i++) {
-    const f = links[4 * i + 2];
-    if (featureBytes === 1) out[at] = f < 0 ? leafMarker : f;
-    else view.setUint16(at, f < 0 ? leafMarker : f, true);
-    at += featureBytes;
-    if (f >= 0) out[binAt++] = binOf(model.thresholds[f], value[2 * i]);
+  let at = payloadStart;
+  const putFloats = (a: Float64Array) => {
+    for (let i = 0; i < a.length; i++) view.setFloat64(at + 8 * i, a[i], true);
+    at += 8 * a.length;
+  };
+  for (const t of model.thresholds) putFloats(t);
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(leafValues.buffer), at);
+    at += 8 * leaves;
+    out.set(new Uint8Array(featureOut.buffer), at);
+    at += featureOut.byteLength;
+  } else {
+    putFloats(leafValues);
+    for (let i = 0; i < nodes; i++, at += featureBytes) {
+      if (featureBytes === 1) out[at] = featureOut[i];
+      else view.setUint16(at, featureOut[i], true);
+    }
   }
+  out.set(binOut, at);
   view.setUint32(size - 4, crc32(out.subarray(0, size - 4)), true);
   return out;
 }
@@ -150,63 +165,31 @@ export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
     }
     thresholds.push(t);
   }
-  const leafValues = readFloat64s(bytes, at, leaves);
+  const leafValues = readFloat64s(bytes, at, leaves, false); // copied into the node block below
   at += 8 * leaves;
-  for (let i = 0; i < leaves; i++) {
-    if (!Number.isFinite(leafValues[i])) invalid(`leaf value ${i} is not a finite number`);
-  }
-  const featureAt = at;
-  let binAt = at + nodes * header.featureBytes;
-  const leafMarker = header.featureBytes === 1 ? 0xff : 0xffff;
+  const bad = firstNonFinite(leafValues);
+  if (bad >= 0) invalid(`leaf value ${bad} is not a finite number`);
+  const features = header.featureBytes === 1 ? bytes.subarray(at, at + nodes) : readUint16s(bytes, at, nodes);
+  const bins = bytes.subarray(at + nodes * header.featureBytes, at + nodes * header.featureBytes + internal);
+  const thresholdStart = new Int32Array(nf + 1);
+  for (let f = 0; f < nf; f++) thresholdStart[f + 1] = thresholdStart[f] + thresholds[f].length;
+  const allThresholds = new Float64Array(thresholdStart[nf]);
+  thresholds.forEach((t, f) => allThresholds.set(t, thresholdStart[f]));
 
   const block = new ArrayBuffer(nodes * NODE_BYTES);
-  const value = new Float64Array(block);
-  const links = new Int32Array(block);
   const treeStart = new Int32Array(header.treeNodes.length);
-  const pending = new Int32Array(nodes); // internal nodes still waiting for their right child
-  let leaf = 0;
-  let node = 0;
-  for (let t = 0; t < header.treeNodes.length; t++) {
-    const start = node;
-    const end = start + header.treeNodes[t];
-    treeStart[t] = start;
-    let top = 0;
-    let previousWasLeaf = false;
-    for (; node < end; node++) {
-      if (node > start) {
-        // Preorder: after an internal node comes its left child; after a leaf, the right child
-        // of the nearest internal node still waiting for one.
-        if (previousWasLeaf) {
-          if (top === 0) invalid(`tree ${t} has nodes after its last leaf`);
-          links[4 * pending[--top] + 3] = node;
-        }
-      }
-      const f =
-        header.featureBytes === 1 ? bytes[featureAt + node] : view.getUint16(featureAt + 2 * node, true);
-      if (f === leafMarker) {
-        if (leaf >= leaves) invalid(`more leaves than the ${leaves} the header declares`);
-        links[4 * node + 2] = -1;
-        links[4 * node + 3] = -1;
-        value[2 * node] = leafValues[leaf++];
-        previousWasLeaf = true;
-      } else {
-        if (f >= nf) invalid(`tree ${t} node ${node - start} splits on feature ${f} of ${nf}`);
-        if (binAt >= expected - 4) invalid('more internal nodes than the header declares');
-        const b = bytes[binAt++];
-        if (b >= thresholds[f].length) {
-          invalid(
-            `tree ${t} node ${node - start} uses bin edge ${b} of feature "${header.featureNames[f]}" (it has ${thresholds[f].length})`,
-          );
-        }
-        links[4 * node + 2] = f;
-        value[2 * node] = thresholds[f][b];
-        pending[top++] = node;
-        previousWasLeaf = false;
-      }
-    }
-    if (top !== 0 || !previousWasLeaf) invalid(`tree ${t} is incomplete: ${top} split(s) lack a right child`);
-  }
-  if (leaf !== leaves || binAt !== expected - 4) invalid('node and leaf counts do not match the header');
+  const problem = linkTrees(
+    features,
+    header.featureBytes === 1 ? 0xff : 0xffff,
+    bins,
+    leafValues,
+    allThresholds,
+    thresholdStart,
+    header.treeNodes,
+    treeStart,
+    block,
+  );
+  if (problem !== null) invalid(problem);
 
   return new TreeEnsemble(
     {
@@ -221,6 +204,66 @@ export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
     treeStart,
     block,
   );
+}
+
+/**
+ * Rebuilds the predictor's node block from the preorder arrays, checking as it goes (kept free of
+ * closures and exceptions so that it is optimised quickly: a model is usually loaded once, cold).
+ * Returns what is wrong, or null.
+ */
+function linkTrees(
+  features: Uint8Array | Uint16Array,
+  leafMarker: number,
+  bins: Uint8Array,
+  leafValues: Float64Array,
+  thresholds: Float64Array,
+  thresholdStart: Int32Array,
+  treeNodes: readonly number[],
+  treeStart: Int32Array,
+  block: ArrayBuffer,
+): string | null {
+  const nf = thresholdStart.length - 1;
+  const value = new Float64Array(block);
+  const links = new Int32Array(block);
+  const pending = new Int32Array(features.length); // internal nodes still waiting for their right child
+  let leaf = 0;
+  let split = 0;
+  let node = 0;
+  for (let t = 0; t < treeNodes.length; t++) {
+    const start = node;
+    const end = start + treeNodes[t];
+    treeStart[t] = start;
+    let top = 0;
+    for (; node < end; node++) {
+      // Preorder: after an internal node comes its left child; after a leaf, the right child of
+      // the nearest internal node still waiting for one.
+      if (node > start && links[4 * node - 2] < 0) {
+        if (top === 0) return `tree ${t} has nodes after its last leaf`;
+        links[4 * pending[--top] + 3] = node;
+      }
+      const f = features[node];
+      if (f === leafMarker) {
+        if (leaf >= leafValues.length) return `more leaves than the ${leafValues.length} the header declares`;
+        links[4 * node + 2] = -1;
+        links[4 * node + 3] = -1;
+        value[2 * node] = leafValues[leaf++];
+      } else {
+        if (f >= nf) return `tree ${t} node ${node - start} splits on feature ${f} of ${nf}`;
+        if (split >= bins.length) return 'more internal nodes than the header declares';
+        const b = bins[split++];
+        if (b >= thresholdStart[f + 1] - thresholdStart[f]) {
+          return `tree ${t} node ${node - start} uses bin edge ${b} of feature ${f}, which has ${thresholdStart[f + 1] - thresholdStart[f]}`;
+        }
+        links[4 * node + 2] = f;
+        value[2 * node] = thresholds[thresholdStart[f] + b];
+        pending[top++] = node;
+      }
+    }
+    if (top !== 0 || links[4 * end - 2] >= 0) return `tree ${t} is incomplete: a split lacks a right child`;
+  }
+  if (leaf !== leafValues.length || split !== bins.length)
+    return 'node and leaf counts do not match the header';
+  return null;
 }
 
 function parseHeader(raw: Uint8Array): ArtifactHeader {
@@ -312,17 +355,40 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** A copy (the caller may reuse its buffer) of n little-endian float64 values at `at`. */
-function readFloat64s(bytes: Uint8Array, at: number, n: number): Float64Array {
+/** A fresh copy (Buffer#slice would return a view at the same, possibly unaligned, offset). */
+function copyBytes(bytes: Uint8Array, at: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  out.set(bytes.subarray(at, at + length));
+  return out;
+}
+
+function firstNonFinite(a: Float64Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
+/**
+ * n little-endian float64 values at `at`: a copy (the caller may reuse its buffer) unless `copy` is
+ * false and the bytes are aligned.
+ */
+function readFloat64s(bytes: Uint8Array, at: number, n: number, copy = true): Float64Array {
   if (LITTLE_ENDIAN) {
-    if ((bytes.byteOffset + at) % 8 === 0)
-      return new Float64Array(bytes.buffer, bytes.byteOffset + at, n).slice();
-    return new Float64Array(bytes.slice(at, at + 8 * n).buffer);
+    if ((bytes.byteOffset + at) % 8 === 0) {
+      const view = new Float64Array(bytes.buffer, bytes.byteOffset + at, n);
+      return copy ? view.slice() : view;
+    }
+    return new Float64Array(copyBytes(bytes, at, 8 * n).buffer);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8 * n);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
   return out;
+}
+
+function readUint16s(bytes: Uint8Array, at: number, n: number): Uint16Array {
+  if (LITTLE_ENDIAN) return new Uint16Array(copyBytes(bytes, at, 2 * n).buffer);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 2 * n);
+  return Uint16Array.from({ length: n }, (_, i) => view.getUint16(2 * i, true));
 }
 
 // zlib.crc32 arrived in Node 20.15; older Node 20 releases use the table below.

@@ -40,7 +40,6 @@ export async function trainBoosting(
   base /= train.length;
   const pred = new Float64Array(n).fill(base);
   const residual = new Float64Array(n);
-  const weight = new Float64Array(n).fill(1);
   const rows = new Int32Array(train.length);
   const grower = new TreeGrower(binned);
   const options = {
@@ -60,7 +59,7 @@ export async function trainBoosting(
       residual[r] = target[r] - pred[r];
     }
     rows.set(train);
-    const grown = grower.grow({ rows, count: rows.length, weight, target: residual, rng }, options);
+    const grown = grower.grow({ rows, count: rows.length, weight: null, target: residual, rng }, options);
     const tree = grown.tree;
     const leafStart = grown.leafStart as Int32Array;
     const leafEnd = grown.leafEnd as Int32Array;

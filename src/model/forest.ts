@@ -63,8 +63,12 @@ export type ForestWorkerMessage = { type: 'tree'; index: number; tree: FlatTree 
 
 export interface ForestResult {
   trees: FlatTree[];
-  /** Worker threads used; 0 when the trees were grown on the calling thread. */
+  /** Threads that grew trees: the calling thread plus `workers`. */
+  threads: number;
+  /** Worker threads started; 0 when every tree was grown on the calling thread. */
   workers: number;
+  /** Trees the workers grew (the rest were grown on the calling thread). */
+  workerTrees: number;
 }
 
 /**
@@ -88,42 +92,38 @@ export async function trainForest(
   params: FitParams,
   threads: number,
   onProgress?: (done: number, total: number) => void,
+  callerGrows = true,
 ): Promise<ForestResult> {
   const total = params.trees;
-  const workerUrl = threads > 1 ? forestWorkerUrl() : null;
-  if (workerUrl === null || total === 1) {
-    const trainer = new ForestTrainer(binned, target, params);
-    const trees: FlatTree[] = [];
-    for (let i = 0; i < total; i++) {
-      trees.push(trainer.tree(i));
-      onProgress?.(i + 1, total);
-      // Let timers and I/O (logs, signals) run between trees.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    return { trees, workers: 0 };
-  }
-
-  const workers = Math.min(threads, total);
-  const data: ForestWorkerData = {
-    columns: binned.columns.map((c) => (c.buffer instanceof SharedArrayBuffer ? c : sharedCopy(c))),
-    nBins: binned.nBins,
-    target: sharedCopy(target),
-    params,
-    next: new Int32Array(new SharedArrayBuffer(4)),
-  };
+  const workerUrl = (threads > 1 || !callerGrows) && total > 1 ? forestWorkerUrl() : null;
+  const workers = workerUrl === null ? 0 : Math.min(threads, total) - (callerGrows ? 1 : 0);
+  // The calling thread grows trees too (it would only wait otherwise), taking indices from the same
+  // shared counter as the workers: it starts at once, while the workers are still loading.
+  const next = new Int32Array(workers > 0 ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
   const trees: FlatTree[] = new Array<FlatTree>(total);
   let done = 0;
+  let workerTrees = 0;
   const started: Worker[] = [];
-  try {
-    await Promise.all(
-      Array.from({ length: workers }, () => {
-        const worker = new Worker(workerUrl, { workerData: data });
-        started.push(worker);
-        return new Promise<void>((resolve, reject) => {
+  let failure: unknown = null;
+  const finished: Promise<void>[] = [];
+  if (workerUrl !== null && workers > 0) {
+    const data: ForestWorkerData = {
+      columns: binned.columns.map((c) => (c.buffer instanceof SharedArrayBuffer ? c : sharedCopy(c))),
+      nBins: binned.nBins,
+      target: sharedCopy(target),
+      params,
+      next,
+    };
+    for (let w = 0; w < workers; w++) {
+      const worker = new Worker(workerUrl, { workerData: data });
+      started.push(worker);
+      finished.push(
+        new Promise<void>((resolve, reject) => {
           worker.on('message', (m: ForestWorkerMessage) => {
             if (m.type === 'tree') {
               trees[m.index] = m.tree;
               done++;
+              workerTrees++;
               onProgress?.(done, total);
             } else resolve();
           });
@@ -132,14 +132,31 @@ export async function trainForest(
             if (code !== 0) reject(new Error(`forest worker exited with code ${code}`));
             else resolve();
           });
-        });
-      }),
-    );
+        }).catch((err: unknown) => {
+          failure ??= err;
+          Atomics.store(next, 0, total); // the others stop after their current tree
+        }),
+      );
+    }
+  }
+  try {
+    const trainer = new ForestTrainer(binned, target, params);
+    while (callerGrows || workers === 0) {
+      const index = Atomics.add(next, 0, 1);
+      if (index >= total) break;
+      trees[index] = trainer.tree(index);
+      done++;
+      onProgress?.(done, total);
+      // Let worker messages, timers and signals through between trees.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(finished);
   } finally {
     await Promise.all(started.map((w) => w.terminate()));
   }
-  if (done !== total) throw new Error(`forest workers returned ${done} of ${total} trees`);
-  return { trees, workers };
+  if (failure !== null) throw failure;
+  if (done !== total) throw new Error(`the forest got ${done} of ${total} trees`);
+  return { trees, threads: workers + (callerGrows || workers === 0 ? 1 : 0), workers, workerTrees };
 }
 
 function sharedCopy<T extends Uint8Array | Float64Array>(a: T): T {

@@ -6,14 +6,18 @@
 // histograms alive at once) and best-first by gain (the boosting's leaf-limited trees).
 // Forest and boosting both use this grower; they differ only in which rows, weights and targets
 // they hand it. The result is flattened in preorder for the predictor (ensemble.ts).
+// Depth-first trees hand their small nodes' subtrees to presorted.ts, which is faster there.
 import {
   buildHistogram,
+  buildUnitHistogram,
   histogramLayout,
   subtractHistogram,
   zeroHistogram,
   type HistogramLayout,
 } from './histogram.js';
+import { NodeStore } from './nodes.js';
 import { partitionRows } from './partition.js';
+import { PresortedSubtrees } from './presorted.js';
 import type { Rng } from './random.js';
 import { findBestSplit, type NodeTotals, type SplitRecord } from './split.js';
 
@@ -26,6 +30,11 @@ export interface GrowOptions {
   featuresPerSplit: number;
   /** Also report each leaf's slice of `rows` (boosting updates its predictions from them). */
   recordLeafRows?: boolean;
+  /**
+   * Depth-first only: nodes of at most this many rows grow their subtree from presorted lists
+   * (presorted.ts) instead of histograms. Default SMALL_NODE_ROWS; 0 turns it off (tests compare both).
+   */
+  smallNodeRows?: number;
 }
 
 /** One tree in preorder: an internal node's left child is the next node; leaves have feature −1. */
@@ -50,8 +59,8 @@ export interface GrowInput {
   /** Row ids to train on; reordered in place by the partitioning. */
   rows: Int32Array;
   count: number;
-  /** Per row id: weight (bootstrap count; 1 when boosting). */
-  weight: Float64Array;
+  /** Per row id: weight (bootstrap count); null when every row weighs 1 (boosting: a faster path). */
+  weight: Float64Array | null;
   /** Per row id: the value to fit (y for the forest, the residual when boosting). */
   target: Float64Array;
   rng: Rng;
@@ -75,6 +84,11 @@ interface OpenNode {
   split: SplitRecord | null;
 }
 
+/** Below this many rows a histogram costs more than the rows (measured on the seed's data). */
+export const SMALL_NODE_ROWS = 64;
+
+type Plan = 'leaf' | 'small' | 'histogram';
+
 /** Grows trees over one binned data set, reusing its buffers from tree to tree. */
 export class TreeGrower {
   private readonly layout: HistogramLayout;
@@ -86,19 +100,12 @@ export class TreeGrower {
   private readonly allFeatures: Int32Array;
   private readonly shuffled: Int32Array;
   private readonly pool: Float64Array[] = [];
-  // Node storage in creation order, flattened to preorder at the end.
-  private cap = 0;
-  private count = 0;
-  private nFeature = new Int32Array(0);
-  private nBin = new Uint8Array(0);
-  private nLeft = new Int32Array(0);
-  private nRight = new Int32Array(0);
-  private nValue = new Float64Array(0);
-  private nStart = new Int32Array(0);
-  private nEnd = new Int32Array(0);
+  private readonly store = new NodeStore();
+  private presorted: PresortedSubtrees | null = null;
   // Per-tree state.
   private input!: GrowInput;
   private options!: GrowOptions;
+  private smallRows = 0;
 
   constructor(binned: BinnedColumns) {
     this.layout = histogramLayout(binned.nBins);
@@ -114,15 +121,20 @@ export class TreeGrower {
   grow(input: GrowInput, options: GrowOptions): GrownTree {
     this.input = input;
     this.options = options;
-    this.count = 0;
-    this.ensureCapacity(2 * input.count + 1);
+    this.store.reset(2 * input.count + 1);
+    const bestFirst = options.maxLeaves > 0;
+    this.smallRows = bestFirst ? 0 : (options.smallNodeRows ?? SMALL_NODE_ROWS);
+    if (this.smallRows > 0 && (this.presorted === null || this.presorted.capacity < this.smallRows)) {
+      this.presorted = new PresortedSubtrees(this.columns, this.smallRows);
+    }
     const { rows, weight, target } = input;
     let w = 0;
     let s = 0;
     for (let k = 0; k < input.count; k++) {
       const r = rows[k];
-      w += weight[r];
-      s += weight[r] * target[r];
+      const wr = weight === null ? 1 : weight[r];
+      w += wr;
+      s += wr * target[r];
     }
     const hi = new Uint8Array(this.features);
     for (let f = 0; f < this.features; f++) hi[f] = this.layout.nBins[f] - 1;
@@ -134,15 +146,15 @@ export class TreeGrower {
       new Uint8Array(this.features),
       hi,
     );
-    if (this.canSplit(root)) {
+    const plan = this.plan(root);
+    if (plan === 'histogram') {
       root.hist = this.acquire();
       zeroHistogram(root.hist, this.layout, root.lo, root.hi);
-      this.build(root.hist, root.start, root.end);
+      this.build(root.hist, root.start, root.end, root.lo, root.hi);
     }
     const open: OpenNode[] = [];
-    this.settle(root, open);
+    this.settle(root, plan, open);
 
-    const bestFirst = options.maxLeaves > 0;
     let leaves = 1;
     while (open.length > 0) {
       const node = bestFirst ? takeBest(open) : (open.pop() as OpenNode);
@@ -153,7 +165,7 @@ export class TreeGrower {
       leaves++;
       this.splitNode(node, open);
     }
-    return this.flatten(options.recordLeafRows === true);
+    return this.store.flatten(options.recordLeafRows === true);
   }
 
   /** Partitions a node by its split, gives its children histograms and splits, opens them. */
@@ -188,46 +200,70 @@ export class TreeGrower {
       rightLo,
       node.hi,
     );
-    this.nFeature[node.id] = s.feature;
-    this.nBin[node.id] = s.bin;
-    this.nLeft[node.id] = left.id;
-    this.nRight[node.id] = right.id;
+    this.store.setSplit(node.id, s.feature, s.bin, left.id, right.id);
 
-    const leftOk = this.canSplit(left);
-    const rightOk = this.canSplit(right);
+    const leftPlan = this.plan(left);
+    const rightPlan = this.plan(right);
     const parent = node.hist as Float64Array;
     node.hist = null;
-    if (leftOk || rightOk) {
-      const [small, large] = left.totals.rows <= right.totals.rows ? [left, right] : [right, left];
-      const largeOk = large === left ? leftOk : rightOk;
-      const smallOk = small === left ? leftOk : rightOk;
-      if (largeOk) {
-        // Build the smaller child from its rows; the larger is the parent minus it.
-        const h = this.acquire();
-        zeroHistogram(h, this.layout, node.lo, node.hi);
-        this.build(h, small.start, small.end);
-        subtractHistogram(parent, h, this.layout, node.lo, node.hi);
-        large.hist = parent;
-        if (smallOk) small.hist = h;
-        else this.release(h);
-      } else {
-        small.hist = parent;
-        zeroHistogram(parent, this.layout, small.lo, small.hi);
-        this.build(parent, small.start, small.end);
-      }
+    const [small, large] = left.totals.rows <= right.totals.rows ? [left, right] : [right, left];
+    const smallNeeds = (small === left ? leftPlan : rightPlan) === 'histogram';
+    const largeNeeds = (large === left ? leftPlan : rightPlan) === 'histogram';
+    if (largeNeeds) {
+      // Build the smaller child from its rows; the larger is the parent minus it.
+      const h = this.acquire();
+      zeroHistogram(h, this.layout, node.lo, node.hi);
+      this.build(h, small.start, small.end, node.lo, node.hi);
+      subtractHistogram(parent, h, this.layout, node.lo, node.hi);
+      large.hist = parent;
+      if (smallNeeds) small.hist = h;
+      else this.release(h);
+    } else if (smallNeeds) {
+      small.hist = parent;
+      zeroHistogram(parent, this.layout, small.lo, small.hi);
+      this.build(parent, small.start, small.end, small.lo, small.hi);
     } else {
       this.release(parent);
     }
     // Right first so that the stack (depth-first) continues with the left child.
-    this.settle(right, open);
-    this.settle(left, open);
+    this.settle(right, rightPlan, open);
+    this.settle(left, leftPlan, open);
   }
 
-  /** Finds a node's split if it has a histogram; opens it, or makes it a leaf. */
-  private settle(node: OpenNode, open: OpenNode[]): void {
+  /** What a new node needs: nothing (a leaf), a presorted subtree, or a histogram. */
+  private plan(node: OpenNode): Plan {
+    const { maxDepth, minSamplesLeaf } = this.options;
+    if (node.totals.rows < 2 * minSamplesLeaf) return 'leaf';
+    if (maxDepth > 0 && node.depth >= maxDepth) return 'leaf';
+    let spread = false;
+    for (let f = 0; f < this.features; f++) if (node.lo[f] < node.hi[f]) spread = true;
+    if (!spread) return 'leaf';
+    return node.totals.rows <= this.smallRows ? 'small' : 'histogram';
+  }
+
+  /** Finds a node's split (histogram) or grows its subtree (small); opens it, or makes it a leaf. */
+  private settle(node: OpenNode, plan: Plan, open: OpenNode[]): void {
+    if (plan === 'small') {
+      const { rows, weight, target, rng } = this.input;
+      (this.presorted as PresortedSubtrees).grow(
+        this.store,
+        node.id,
+        rows,
+        node.start,
+        node.end,
+        node.depth,
+        weight,
+        target,
+        rng,
+        this.options,
+      );
+      return;
+    }
     if (node.hist !== null) {
       let order = this.allFeatures;
       if (this.options.featuresPerSplit < this.features) {
+        // From the identity each time: a tree must not depend on the trees this thread grew before.
+        this.shuffled.set(this.allFeatures);
         order = this.input.rng.shuffle(this.shuffled);
       }
       node.split = findBestSplit(
@@ -245,14 +281,6 @@ export class TreeGrower {
     else this.makeLeaf(node);
   }
 
-  private canSplit(node: OpenNode): boolean {
-    const { maxDepth, minSamplesLeaf } = this.options;
-    if (node.totals.rows < 2 * minSamplesLeaf) return false;
-    if (maxDepth > 0 && node.depth >= maxDepth) return false;
-    for (let f = 0; f < this.features; f++) if (node.lo[f] < node.hi[f]) return true;
-    return false;
-  }
-
   private open(
     start: number,
     end: number,
@@ -261,9 +289,7 @@ export class TreeGrower {
     lo: Uint8Array,
     hi: Uint8Array,
   ): OpenNode {
-    const id = this.count++;
-    this.nStart[id] = start;
-    this.nEnd[id] = end;
+    const id = this.store.add(start, end);
     return { id, start, end, depth, totals, lo, hi, hist: null, split: null };
   }
 
@@ -274,20 +300,25 @@ export class TreeGrower {
     let s = 0;
     for (let k = node.start; k < node.end; k++) {
       const r = rows[k];
-      w += weight[r];
-      s += weight[r] * target[r];
+      const wr = weight === null ? 1 : weight[r];
+      w += wr;
+      s += wr * target[r];
     }
-    this.nFeature[node.id] = -1;
-    this.nBin[node.id] = 0;
-    this.nValue[node.id] = w > 0 ? s / w : 0;
+    this.store.setLeaf(node.id, w > 0 ? s / w : 0);
     if (node.hist !== null) this.release(node.hist);
     node.hist = null;
   }
 
-  private build(h: Float64Array, start: number, end: number): void {
+  /** Adds rows[start..end) into `h`, which is zero over the bin ranges [lo, hi] the rows fall in. */
+  private build(h: Float64Array, start: number, end: number, lo: Uint8Array, hi: Uint8Array): void {
     const { rows, weight, target } = this.input;
-    const gw = this.gatherW;
     const gwy = this.gatherWY;
+    if (weight === null) {
+      for (let k = start, i = 0; k < end; k++, i++) gwy[i] = target[rows[k]];
+      buildUnitHistogram(h, this.layout, this.columns, rows, start, end, gwy, lo, hi);
+      return;
+    }
+    const gw = this.gatherW;
     for (let k = start, i = 0; k < end; k++, i++) {
       const r = rows[k];
       gw[i] = weight[r];
@@ -302,55 +333,6 @@ export class TreeGrower {
 
   private release(h: Float64Array): void {
     this.pool.push(h);
-  }
-
-  private ensureCapacity(n: number): void {
-    if (n <= this.cap) return;
-    this.cap = n;
-    this.nFeature = new Int32Array(n);
-    this.nBin = new Uint8Array(n);
-    this.nLeft = new Int32Array(n);
-    this.nRight = new Int32Array(n);
-    this.nValue = new Float64Array(n);
-    this.nStart = new Int32Array(n);
-    this.nEnd = new Int32Array(n);
-  }
-
-  /** Renumbers the nodes in preorder (left child = next node), the layout the predictor walks. */
-  private flatten(withLeafRows: boolean): GrownTree {
-    const n = this.count;
-    const feature = new Int32Array(n);
-    const bin = new Uint8Array(n);
-    const value = new Float64Array(n);
-    const right = new Int32Array(n);
-    const leafStart = withLeafRows ? new Int32Array(n) : undefined;
-    const leafEnd = withLeafRows ? new Int32Array(n) : undefined;
-    const stack = new Int32Array(n);
-    const parentOfRight = new Int32Array(n).fill(-1);
-    let top = 0;
-    stack[top++] = 0;
-    let out = 0;
-    while (top > 0) {
-      const id = stack[--top];
-      const i = out++;
-      if (parentOfRight[id] >= 0) right[parentOfRight[id]] = i;
-      const f = this.nFeature[id];
-      feature[i] = f;
-      if (f < 0) {
-        value[i] = this.nValue[id];
-        right[i] = -1;
-        if (leafStart && leafEnd) {
-          leafStart[i] = this.nStart[id];
-          leafEnd[i] = this.nEnd[id];
-        }
-      } else {
-        bin[i] = this.nBin[id];
-        parentOfRight[this.nRight[id]] = i;
-        stack[top++] = this.nRight[id];
-        stack[top++] = this.nLeft[id];
-      }
-    }
-    return { tree: { feature, bin, value, right }, leafStart, leafEnd };
   }
 }
 

@@ -68,6 +68,34 @@ export function buildHistogram(
   }
 }
 
+/**
+ * buildHistogram for rows that all weigh 1 (boosting): the weight slot is the row count, copied over
+ * the node's ranges afterwards instead of being added row by row.
+ */
+export function buildUnitHistogram(
+  h: Float64Array,
+  layout: HistogramLayout,
+  columns: readonly Uint8Array[],
+  rows: Int32Array,
+  start: number,
+  end: number,
+  y: Float64Array,
+  lo: Uint8Array,
+  hi: Uint8Array,
+): void {
+  for (let f = 0; f < layout.features; f++) {
+    const col = columns[f];
+    const base = layout.offsets[f] * SLOTS;
+    for (let k = start, i = 0; k < end; k++, i++) {
+      const j = base + col[rows[k]] * SLOTS;
+      h[j] += 1;
+      h[j + 2] += y[i];
+    }
+    const last = (layout.offsets[f] + hi[f]) * SLOTS;
+    for (let j = (layout.offsets[f] + lo[f]) * SLOTS; j <= last; j += SLOTS) h[j + 1] = h[j];
+  }
+}
+
 /** parent -= child over the parent's ranges: turns the parent's histogram into the sibling's. */
 export function subtractHistogram(
   parent: Float64Array,

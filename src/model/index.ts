@@ -32,14 +32,23 @@ export interface FitOptions {
   threads?: number;
   /** Called after each tree (forest) or boosting round. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Forest with threads > 1: the calling thread grows trees beside its workers (default). False
+   * leaves its event loop free, as a process that trains while it serves would want.
+   */
+  callerGrowsTrees?: boolean;
 }
 
 export interface FitResult {
   model: TreeEnsemble;
   /** Seconds per phase: bin, trees, assemble, total. */
   timings: Record<string, number>;
-  /** Worker threads that grew the trees; 0 when they were grown on the calling thread. */
+  /** Threads that grew the trees (the calling thread and its workers). */
+  threads: number;
+  /** Worker threads started besides the calling thread; 0 when it grew every tree itself. */
   workers: number;
+  /** Trees grown on worker threads. */
+  workerTrees: number;
 }
 
 export async function fitModel(ds: Dataset, params: FitParams, options: FitOptions = {}): Promise<FitResult> {
@@ -76,9 +85,20 @@ export async function fitModel(ds: Dataset, params: FitParams, options: FitOptio
   };
   let model: TreeEnsemble;
   let workers = 0;
+  let used = 1;
+  let workerTrees = 0;
   if (forest) {
-    const result = await trainForest(binned, ds.target, p, threads, options.onProgress);
+    const result = await trainForest(
+      binned,
+      ds.target,
+      p,
+      threads,
+      options.onProgress,
+      options.callerGrowsTrees ?? true,
+    );
     workers = result.workers;
+    used = result.threads;
+    workerTrees = result.workerTrees;
     lap('trees');
     model = TreeEnsemble.fromTrees({ ...info, aggregation: 'mean', base: 0 }, result.trees);
   } else {
@@ -88,7 +108,7 @@ export async function fitModel(ds: Dataset, params: FitParams, options: FitOptio
   }
   lap('assemble');
   timings.total = (performance.now() - t0) / 1000;
-  return { model, timings, workers };
+  return { model, timings, threads: used, workers, workerTrees };
 }
 
 /** The learner's own edge check: callers other than the data readers must not feed it junk. */

@@ -11,7 +11,7 @@ export interface SplitRecord {
   bin: number;
   lastLeftBin: number;
   firstRightBin: number;
-  /** Decrease in weighted squared error, times the node weight (constant factor per node). */
+  /** Decrease in the weighted sum of squared errors (comparable across nodes: best-first uses it). */
   gain: number;
   leftRows: number;
   leftWeight: number;
@@ -63,6 +63,7 @@ export function findBestSplit(
     let lw = 0;
     let ls = 0;
     let nonEmpty = 0;
+    let stopped = false;
     for (let b = first; b < last; b++) {
       const j = (base + b) * SLOTS;
       const c = h[j];
@@ -73,7 +74,10 @@ export function findBestSplit(
       ls += h[j + 2];
       if (lr < minLeaf) continue;
       const rr = tr - lr;
-      if (rr < minLeaf) break;
+      if (rr < minLeaf) {
+        stopped = true;
+        break;
+      }
       const rw = tw - lw;
       const d = ls / lw - (ts - ls) / rw;
       const gain = ((lw * rw) / tw) * d * d;
@@ -88,7 +92,7 @@ export function findBestSplit(
       }
     }
     // A feature whose node rows all share one bin cannot split: it does not count towards maxFeatures.
-    if (nonEmpty > 0 && lr < tr) usable++;
+    if (stopped || nonEmpty + (h[(base + last) * SLOTS] > 0 ? 1 : 0) >= 2) usable++;
   }
   if (bestF < 0) return null;
   // Differences of means below rounding noise are not real: such a node is pure.

@@ -38,16 +38,20 @@ export function parseNumber(raw: string, site: ValueSite): number {
   if (NUMBER.test(raw)) {
     const v = Number(raw);
     if (Number.isFinite(v)) return v;
-    throw valueError(site, raw, 'is not finite (out of range)');
+    throw valueError(site, quote(raw), 'is not finite (out of range)');
   }
-  if (raw.trim() === '') throw valueError(site, raw, 'is empty (missing value)');
-  if (NON_FINITE.test(raw)) throw valueError(site, raw, 'is not a finite number');
-  throw valueError(site, raw, 'is not a number');
+  if (raw.trim() === '') throw valueError(site, quote(raw), 'is empty (missing value)');
+  if (NON_FINITE.test(raw)) throw valueError(site, quote(raw), 'is not a finite number');
+  throw valueError(site, quote(raw), 'is not a number');
 }
 
-export function valueError(site: ValueSite, raw: unknown, problem: string): FlywheelError {
-  const shown =
-    typeof raw === 'string' ? JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw) : String(raw);
+/** A value for a message: JSON-quoted, at most 40 characters of it. */
+export function quote(raw: string): string {
+  return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+}
+
+/** `shown` is the value as the file spells it (JSON-quoted for text), cut short when long. */
+export function valueError(site: ValueSite, shown: string, problem: string): FlywheelError {
   return new FlywheelError(
     'FLY_ERR_DATA_VALUE',
     `${site.source} line ${site.line} (row ${site.row}), column "${site.column}": ${shown} ${problem}`,

@@ -68,7 +68,12 @@ export async function readJsonl(
         );
       }
       if (typeof v !== 'number') {
-        throw valueError({ source, line, row: rows, column }, JSON.stringify(v), 'is not a number');
+        const shown = JSON.stringify(v);
+        throw valueError(
+          { source, line, row: rows, column },
+          shown.length > 40 ? `${shown.slice(0, 40)}…` : shown,
+          'is not a number',
+        );
       }
       if (!Number.isFinite(v))
         throw valueError({ source, line, row: rows, column }, String(v), 'is not finite');
