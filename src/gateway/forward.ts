@@ -34,6 +34,11 @@ export interface ForwardPlan {
    * response is then buffered whole and its Content-Length recomputed; null streams it untouched.
    */
   readonly rewrite: BodyRewrite | null;
+  /**
+   * Where to go when a replica answers 404 to this plan (e.g. it has not loaded the version named in
+   * `headers` yet): the request is sent once more with the fallback plan. Followed at most once.
+   */
+  readonly fallback?: ForwardPlan;
 }
 
 export type BodyRewrite = (body: Buffer, status: number, requestId: string) => Buffer;
@@ -198,6 +203,9 @@ class Exchange extends Timed implements RequestHead {
   bodyParts: Buffer[] | null = null;
   bodyBytes = 0;
   plan: ForwardPlan;
+  /** Length of `headers` before a plan appended its own, so a fallback plan can replace them. */
+  baseHeaders = 0;
+  fellBack = false;
   attempt: Attempt | null = null;
   tries = 0;
   /** Response headers went to the client: from here on a failure cannot be retried. */
@@ -248,8 +256,9 @@ class Exchange extends Timed implements RequestHead {
         this.fail('FLY_ERR_INTERNAL', 'the gateway could not route this request');
         return;
       }
-      if (this.plan.headers !== null) for (const h of this.plan.headers) this.headers.push(h);
     }
+    this.baseHeaders = this.headers.length;
+    if (this.plan.headers !== null) for (const h of this.plan.headers) this.headers.push(h);
     const replica = this.plan.balancer.pick(null);
     if (replica === null) {
       this.fail('FLY_ERR_NO_UPSTREAM', 'no healthy backend replica to answer');
@@ -258,9 +267,17 @@ class Exchange extends Timed implements RequestHead {
     this.forward(replica);
   }
 
-  /** The one place a request is sent to a replica. */
-  forward(replica: Replica): void {
-    this.tries++;
+  /** Switches to the plan's fallback (undici copied the headers of the attempt already sent). */
+  useFallback(fallback: ForwardPlan): void {
+    this.fellBack = true;
+    this.plan = fallback;
+    this.headers.length = this.baseHeaders;
+    if (fallback.headers !== null) for (const h of fallback.headers) this.headers.push(h);
+  }
+
+  /** The one place a request is sent to a replica. A fallback is not a retry: it uses no try. */
+  forward(replica: Replica, isTry = true): void {
+    if (isTry) this.tries++;
     const attempt = new Attempt(this, replica);
     this.attempt = attempt;
     this.plan.balancer.onRequestStart(replica);
@@ -420,6 +437,17 @@ class Attempt extends Timed implements Dispatcher.DispatchHandler {
           ex.forward(next);
           return true;
         }
+      }
+    }
+    if (statusCode === 404 && ex.plan.fallback !== undefined && !ex.fellBack) {
+      const fallback = ex.plan.fallback;
+      const next = fallback.balancer.pick(null);
+      if (next !== null) {
+        this.stopListening();
+        ex.plan.balancer.recordSuccess(this.replica); // it answered: a 404 is not a replica failure
+        ex.useFallback(fallback);
+        ex.forward(next, false);
+        return true;
       }
     }
     ex.fwd.attemptTimeouts.remove(this);

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { createBalancer, poolFactory, type Balancer, type DispatcherFactory } from './balancer.js';
 import { createReplicaSource, type ReplicaSource } from './discovery.js';
+import type { Registry } from 'prom-client';
 import { Forwarder, type ForwardPlan, type ForwardRoute, type Planner } from './forward.js';
 import { HealthChecker } from './health.js';
 import { GatewayMetrics } from './metrics.js';
@@ -156,6 +157,11 @@ export class Gateway {
     if (address === null) throw new Error('gateway is not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+  }
+
+  /** The Prometheus registry /metrics serves; other layers add their metrics to it. */
+  get metricsRegistry(): Registry {
+    return this.metrics.registry;
   }
 
   get ready(): boolean {

@@ -89,6 +89,8 @@ export class FakeReplica {
   mode: FakeMode = 'ok';
   ready = true;
   slowMs = 300;
+  /** When set, a request asking for another `x-model-version` gets 404 (a version not loaded here). */
+  versions: string[] | null = null;
   readonly seen: SeenRequest[] = [];
   readonly host: string;
   port = 0;
@@ -162,8 +164,23 @@ export class FakeReplica {
           .end(JSON.stringify({ ready: this.ready }));
         return;
       }
+      const version = req.headers['x-model-version'];
+      if (this.versions !== null && typeof version === 'string' && !this.versions.includes(version)) {
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({ error: `version ${version} is not loaded`, code: 'FLY_ERR_MODEL_NOT_FOUND' }),
+          );
+        return;
+      }
       const answer = () => {
-        const payload = JSON.stringify({ replica: this.name, method: req.method, url: req.url, body });
+        const payload = JSON.stringify({
+          replica: this.name,
+          method: req.method,
+          url: req.url,
+          body,
+          version: version ?? null,
+        });
         res.writeHead(200, { 'content-type': 'application/json', 'x-replica': this.name }).end(payload);
       };
       switch (this.mode) {
