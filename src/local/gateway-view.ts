@@ -8,6 +8,10 @@ export interface ReplicaView {
   readonly healthy: boolean | null;
   /** Taken out of the set and finishing its requests: no new traffic goes there. */
   readonly draining: boolean;
+  /** The gateway's word for it (healthy, unhealthy, ejected, draining, unknown), when given. */
+  readonly state: string | null;
+  /** Requests the gateway sent it, when given. */
+  readonly requests: number | null;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -33,7 +37,13 @@ export function parseGatewayStatus(body: string): ReplicaView[] | null {
     let healthy: boolean | null = null;
     if (typeof item.healthy === 'boolean') healthy = item.healthy;
     else if (typeof item.state === 'string') healthy = item.state === 'healthy' || item.state === 'up';
-    out.push({ url: url.replace(/\/+$/, ''), healthy, draining: item.state === 'draining' });
+    out.push({
+      url: url.replace(/\/+$/, ''),
+      healthy,
+      draining: item.state === 'draining',
+      state: typeof item.state === 'string' ? item.state : null,
+      requests: typeof item.requests_total === 'number' ? item.requests_total : null,
+    });
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // state file, checked against the live processes, with the registry's aliases beside it.
 import { Cron } from 'croner';
 import { Registry } from '../registry/index.js';
+import { fetchGatewayView } from './gateway-view.js';
 import { statePath } from './paths.js';
 import {
   pidAlive,
@@ -15,6 +16,8 @@ import {
 export interface ComponentReport extends ComponentStatus {
   /** Whether the recorded pid is a live process now. */
   readonly alive: boolean;
+  /** A backend as the gateway sees it (its GET /status), null when not listed or not asked. */
+  readonly gateway: { readonly state: string | null; readonly requests: number | null } | null;
 }
 
 export interface StatusReport {
@@ -56,11 +59,19 @@ export async function collectStatus(registry: string, now = Date.now()): Promise
   }
   const supAlive = pidAlive(state.supervisor.pid);
   const live = supAlive && (state.supervisor.state === 'running' || state.supervisor.state === 'starting');
+  // Which replicas take traffic is the gateway's call: ask it (briefly) rather than guess.
+  const view = live ? await fetchGatewayView(state.supervisor.url, 1000) : null;
   const components = state.components.map((c): ComponentReport => {
     const alive = pidAlive(c.pid);
     // Without a live supervisor nobody keeps the file current: report what the OS says.
     const effective = live ? c.state : alive ? c.state : 'stopped';
-    return { ...c, state: effective, alive };
+    const seen = c.role === 'backend' ? view?.find((r) => r.url === c.url) : undefined;
+    return {
+      ...c,
+      state: effective,
+      alive,
+      gateway: seen === undefined ? null : { state: seen.state, requests: seen.requests },
+    };
   });
   return {
     registry,
@@ -120,7 +131,12 @@ export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '))
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -137,7 +153,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string {
       : sup.state === 'stopped' || sup.state === 'failed'
         ? label(sup.state)
         : 'Gone';
-    const rows: string[][] = [['NAME', 'ROLE', 'STATE', 'PID', 'PORT', 'RESTARTS', 'AGE']];
+    const rows: string[][] = [['NAME', 'ROLE', 'STATE', 'PID', 'PORT', 'RESTARTS', 'AGE', 'IN GATEWAY']];
     rows.push([
       'up',
       'supervisor',
@@ -146,6 +162,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string {
       '-',
       '-',
       sup.alive ? formatAge(now - Date.parse(sup.started_at)) : '-',
+      '',
     ]);
     for (const c of report.components) {
       const state =
@@ -160,6 +177,11 @@ export function formatStatus(report: StatusReport, now = Date.now()): string {
         String(c.port),
         String(c.restarts),
         c.alive && c.started_at !== null ? formatAge(now - Date.parse(c.started_at)) : '-',
+        c.gateway === null
+          ? c.role === 'backend' && report.running
+            ? 'not listed'
+            : ''
+          : `${c.gateway.state ?? 'listed'}${c.gateway.requests !== null ? `, ${c.gateway.requests} requests` : ''}`,
       ]);
     }
     out.push(table(rows));

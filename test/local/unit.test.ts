@@ -128,15 +128,15 @@ describe('reading other roles output', () => {
   it('reads the replicas and their health from the gateway /status', () => {
     const body = JSON.stringify({
       replicas: [
-        { url: 'http://127.0.0.1:5001', state: 'healthy' },
+        { url: 'http://127.0.0.1:5001', state: 'healthy', requests_total: 12 },
         { url: 'http://127.0.0.1:5002/', state: 'draining' },
         { url: 'http://127.0.0.1:5003', state: 'unknown' },
       ],
     });
     expect(parseGatewayStatus(body)).toEqual([
-      { url: 'http://127.0.0.1:5001', healthy: true, draining: false },
-      { url: 'http://127.0.0.1:5002', healthy: false, draining: true },
-      { url: 'http://127.0.0.1:5003', healthy: false, draining: false },
+      { url: 'http://127.0.0.1:5001', healthy: true, draining: false, state: 'healthy', requests: 12 },
+      { url: 'http://127.0.0.1:5002', healthy: false, draining: true, state: 'draining', requests: null },
+      { url: 'http://127.0.0.1:5003', healthy: false, draining: false, state: 'unknown', requests: null },
     ]);
     expect(parseGatewayStatus('{"ok":true}')).toBeNull();
     expect(parseGatewayStatus('not json')).toBeNull();

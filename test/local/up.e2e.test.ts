@@ -224,13 +224,27 @@ describe('flywheel up', () => {
   });
 
   it('flywheel status shows every component, the schedule, the last runs and the aliases', async () => {
+    // The previous test left backend-1 stopped for a while: wait until the gateway has it back.
+    await waitFor(
+      async () => {
+        const r = JSON.parse((await runCli(['status', '--registry', stack.registry, '--json'])).stdout) as {
+          components: { role: string; gateway: { state: string } | null }[];
+        };
+        return r.components.filter((c) => c.role === 'backend').every((c) => c.gateway?.state === 'healthy');
+      },
+      { timeoutMs: 20_000, what: 'the gateway to see both replicas healthy' },
+    );
     const table = await runCli(['status', '--registry', stack.registry]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^NAME\s+ROLE\s+STATE\s+PID\s+PORT\s+RESTARTS\s+AGE/);
     const state = await stack.state();
     for (const c of state.components) {
+      // Backends also show how the gateway sees them (its GET /status).
+      const gateway = c.role === 'backend' ? 'healthy, \\d+ requests' : '';
       expect(table.stdout).toMatch(
-        new RegExp(`${c.name}\\s+${c.role}\\s+Running\\s+${c.pid}\\s+${c.port}\\s+${c.restarts}`),
+        new RegExp(
+          `${c.name}\\s+${c.role}\\s+Running\\s+${c.pid}\\s+${c.port}\\s+${c.restarts}\\s+\\S+\\s*${gateway}\\n`,
+        ),
       );
     }
     expect(table.stdout).toContain('*/4 * * * * *');
