@@ -153,6 +153,7 @@ tbody th { font-weight: 500; }
 tbody tr:last-child > * { border-bottom: 0; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 td.detail { max-width: 260px; overflow: hidden; text-overflow: ellipsis; color: var(--muted); }
+td.detail.wrap { white-space: normal; min-width: 140px; overflow-wrap: anywhere; }
 .name { display: block; font-weight: 600; }
 .kind { display: block; font-size: 11.5px; color: var(--muted); }
 .states { display: inline-flex; gap: 4px; flex-wrap: wrap; }

@@ -11,6 +11,11 @@ export interface MetricSpec {
   readonly format: (x: number | null) => string;
   /** Tick labels: short, since uPlot picks round values. */
   readonly tick: (x: number) => string;
+  /**
+   * The y axis starts at 0 and spans at least this much: a flat 0% error rate is drawn as a line at
+   * the bottom of a 0–1% axis rather than in the middle of an arbitrary one.
+   */
+  readonly fromZero?: number;
   /** Shown instead of the chart while no version has a figure in the window. */
   readonly empty: readonly [title: string, hint: string];
 }
@@ -23,7 +28,14 @@ const NO_TRAFFIC: readonly [string, string] = [
 const short = (x: number) => String(Number(x.toPrecision(3)));
 
 export const METRICS: readonly MetricSpec[] = [
-  { metric: 'rps', title: 'Requests / s', format: (x) => fmt.num(x, 1), tick: short, empty: NO_TRAFFIC },
+  {
+    metric: 'rps',
+    title: 'Requests / s',
+    format: (x) => fmt.num(x, 1),
+    tick: short,
+    fromZero: 1,
+    empty: NO_TRAFFIC,
+  },
   {
     metric: 'p50_ms',
     title: 'Latency p50',
@@ -43,6 +55,7 @@ export const METRICS: readonly MetricSpec[] = [
     title: 'Error rate',
     format: (x) => fmt.percent(x, 2),
     tick: (x) => `${short(x * 100)}%`,
+    fromZero: 0.01,
     empty: NO_TRAFFIC,
   },
   {
@@ -251,6 +264,7 @@ function clock(t: number): string {
 }
 
 function plotOptions(panel: Panel, versions: [string, StoredVersion][]): uPlot.Options {
+  const fromZero = panel.spec.fromZero;
   const axis: uPlot.Axis = {
     stroke: '#64748b',
     grid: { stroke: '#e2e8f0', width: 1 },
@@ -262,7 +276,12 @@ function plotOptions(panel: Panel, versions: [string, StoredVersion][]): uPlot.O
     height: CHART_HEIGHT,
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    scales: {
+      x: { time: true },
+      ...(fromZero === undefined
+        ? {}
+        : { y: { range: (_u, _min, max): uPlot.Range.MinMax => [0, Math.max(max, fromZero) * 1.1] } }),
+    },
     axes: [
       { ...axis, space: 70, values: (_u, splits) => splits.map(clock) },
       {

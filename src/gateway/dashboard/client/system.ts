@@ -232,7 +232,7 @@ export function renderTrainer(stack: StackView | null, now: number): void {
         h('td', { class: 'num' }, fmt.seconds(r.duration_s)),
         h('td', null, outcomeBadge(r.outcome)),
         h('td', null, r.version ? h('code', null, r.version) : fmt.DASH),
-        h('td', { class: 'detail', title: r.detail ?? undefined }, r.detail ?? ''),
+        h('td', { class: 'detail wrap', title: r.detail ?? undefined }, r.detail ?? ''),
       ),
     );
   fill(
