@@ -94,7 +94,6 @@ export function confirmAndRun(action: AdminAction): Promise<AdminResult | null> 
   const saved = storedToken();
   tokenRow.hidden = saved !== null;
   tokenInput.value = '';
-  tokenInput.required = saved === null;
   reasonRow.hidden = action.withReason !== true;
   reasonInput.value = '';
   submit.disabled = false;

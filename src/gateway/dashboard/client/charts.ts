@@ -216,7 +216,7 @@ export class ChartGrid {
       panel.root.classList.toggle('no-data', !hasData);
       fill(
         panel.latest,
-        ...versions.map(([version, s], i) =>
+        ...(hasData ? versions : []).map(([version, s], i) =>
           h(
             'span',
             { class: 'latest-value', title: version },
@@ -297,7 +297,6 @@ function plotOptions(panel: Panel, versions: [string, StoredVersion][]): uPlot.O
         label: version,
         stroke: versionColor(s.alias, i),
         width: 2,
-        points: { show: false },
       })),
     ],
   };
