@@ -2,7 +2,7 @@
 // child processes on free ports of 127.0.0.1 with a temp registry, and a client sends the lab's
 // requests through the gateway while replicas are killed, rolled and stopped. The tests share one
 // stack and run in order (each leaves it serving).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +11,16 @@ import { runCli, startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 let stack: Stack;
+const ADMIN_TOKEN = 'e2e-admin-token';
 
 beforeAll(async () => {
   // A seconds-level schedule so scheduled runs happen during the test; few trees keep them cheap.
-  stack = await startStack({ replicas: 2, schedule: '*/4 * * * * *', trainArgs: '--trees 10' });
+  stack = await startStack({
+    replicas: 2,
+    schedule: '*/4 * * * * *',
+    trainArgs: '--trees 10',
+    extraArgs: ['--admin-token', ADMIN_TOKEN],
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -264,6 +270,15 @@ describe('flywheel up', () => {
     ]);
     expect(report.models.production).toMatch(/^v\d{8}-/);
     expect(table.stdout).toMatch(/production\s+v\d{8}-/);
+  });
+
+  it('hands the admin token to the gateway through its environment, not its command line', async () => {
+    const gateway = (await stack.state()).components.find((c) => c.role === 'gateway')!;
+    // A token in argv would be visible to every user in `ps`; the environment is private to the owner.
+    expect(readFileSync(`/proc/${gateway.pid}/environ`, 'utf8').split('\0')).toContain(
+      `FLYWHEEL_ADMIN_TOKEN=${ADMIN_TOKEN}`,
+    );
+    expect(readFileSync(`/proc/${gateway.pid}/cmdline`, 'utf8')).not.toContain(ADMIN_TOKEN);
   });
 
   it('refuses a second flywheel up on the same registry (FLY_ERR_STACK_RUNNING)', async () => {
