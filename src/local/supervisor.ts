@@ -220,7 +220,7 @@ export class Supervisor {
    */
   requestRollout(): void {
     this.#rolloutPending = true;
-    if (this.#state !== 'running' || this.#rolloutTask !== null) return;
+    if (this.#state !== 'running' || this.#stopRequested || this.#rolloutTask !== null) return;
     this.#rolloutTask = this.#runRollouts();
   }
 
@@ -558,32 +558,36 @@ export class Supervisor {
     fresh.start();
     try {
       await fresh.waitReady(this.#readyTimeoutMs, { failOnExit: true });
+      this.#inRotation.push(fresh);
+      await this.#writeReplicas();
+      const admitted = await this.#awaitGateway(
+        (view) => view.some((r) => r.url === fresh.url && r.healthy !== false),
+        `admit ${fresh.url}`,
+      );
+      if (!admitted) throw new Error(`the gateway did not take it in within ${this.#noticeTimeoutMs} ms`);
     } catch (err) {
+      // Back to where this step started: the old replica never left the set.
+      this.#inRotation = this.#inRotation.filter((c) => c !== fresh);
+      await this.#writeReplicas().catch(() => undefined);
       await this.#discard(fresh);
       throw new Error(`new ${fresh.name} on port ${port}: ${(err as Error).message}`, { cause: err });
     }
-    this.#inRotation.push(fresh);
-    await this.#writeReplicas();
-    const admitted = await this.#awaitGateway(
-      (view) => view.some((r) => r.url === fresh.url && r.healthy !== false),
-      `admit ${fresh.url}`,
-    );
-    if (!admitted) {
-      this.#inRotation = this.#inRotation.filter((c) => c !== fresh);
-      await this.#writeReplicas();
-      await this.#discard(fresh);
-      throw new Error(
-        `the gateway did not take ${fresh.name} at ${fresh.url} in within ${this.#noticeTimeoutMs} ms`,
-      );
-    }
+    // From here the new replica serves in the old one's place.
     this.#slots[i] = fresh;
     this.#inRotation = this.#inRotation.filter((c) => c !== old);
-    await this.#writeReplicas();
-    // Gone from its list, or draining (no new requests; what it has in flight the backend finishes on SIGTERM).
-    await this.#awaitGateway(
-      (view) => !view.some((r) => r.url === old.url && !r.draining),
-      `release ${old.url}`,
-    );
+    try {
+      await this.#writeReplicas();
+      // Gone from its list, or draining (no new requests; what it has in flight the backend finishes
+      // on SIGTERM).
+      await this.#awaitGateway(
+        (view) => !view.some((r) => r.url === old.url && !r.draining),
+        `release ${old.url}`,
+      );
+    } catch (err) {
+      // The gateway still lists the old replica; stopping it anyway is safe: its health checks eject
+      // it and a request that meets it closing is retried on another replica.
+      this.#log.error({ err: (err as Error).message, replica: old.url }, 'replica set not written');
+    }
     const oldPid = old.pid;
     await this.#discard(old);
     const message = `${fresh.name}: pid ${oldPid ?? '-'} on port ${old.port} replaced by pid ${fresh.pid ?? '-'} on port ${fresh.port}`;
