@@ -85,7 +85,7 @@ interface OpenNode {
 }
 
 /** Below this many rows a histogram costs more than the rows (measured on the seed's data). */
-export const SMALL_NODE_ROWS = 64;
+export const SMALL_NODE_ROWS = 256;
 
 type Plan = 'leaf' | 'small' | 'histogram';
 

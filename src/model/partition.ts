@@ -12,10 +12,14 @@ export function partitionRows(
 ): number {
   let left = start;
   let right = 0;
+  // Branch-free (the branch would be a coin flip): write both ways, advance one.
   for (let k = start; k < end; k++) {
     const r = rows[k];
-    if (column[r] <= bin) rows[left++] = r;
-    else scratch[right++] = r;
+    const goesRight = (bin - column[r]) >>> 31; // 1 when column[r] > bin
+    rows[left] = r; // left <= k: this slot has been read already
+    scratch[right] = r;
+    left += 1 - goesRight;
+    right += goesRight;
   }
   rows.set(scratch.subarray(0, right), left);
   return left;

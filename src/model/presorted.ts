@@ -8,6 +8,9 @@
 import type { NodeStore } from './nodes.js';
 import type { Rng } from './random.js';
 
+/** Below this many rows an insertion sort beats a counting sort over 256 bins. */
+const INSERTION_SORT_ROWS = 40;
+
 export interface SubtreeOptions {
   maxDepth: number;
   minSamplesLeaf: number;
@@ -17,17 +20,19 @@ export interface SubtreeOptions {
 export class PresortedSubtrees {
   private readonly features: number;
   private readonly cap: number;
-  /** Per feature f: bins of the local rows at [f·cap + i]. */
-  private readonly bins: Uint8Array;
-  /** Per feature f: local row numbers sorted by bin, segment per node, at [f·cap + k]. */
+  /** Per feature f: local row numbers sorted by bin, a segment per node, at [f·cap + k]. */
   private readonly sorted: Int32Array;
+  /** The bins of `sorted`, side by side (the scan then reads one array in order). */
+  private readonly sortedBin: Uint8Array;
   private readonly w: Float64Array;
   private readonly wy: Float64Array;
   private readonly goLeft: Uint8Array;
   private readonly tmp: Int32Array;
+  private readonly tmpBin: Uint8Array;
   private readonly allFeatures: Int32Array;
   private readonly shuffled: Int32Array;
-  // Pending nodes of the subtree: id, segment start, segment end, depth, weight, sum.
+  private readonly counts = new Int32Array(257);
+  // Pending nodes of the subtree: id, segment start, segment end, depth; weight, sum.
   private readonly stackInt: Int32Array;
   private readonly stackNum: Float64Array;
 
@@ -38,12 +43,13 @@ export class PresortedSubtrees {
   ) {
     this.features = columns.length;
     this.cap = capacity;
-    this.bins = new Uint8Array(this.features * capacity);
     this.sorted = new Int32Array(this.features * capacity);
+    this.sortedBin = new Uint8Array(this.features * capacity);
     this.w = new Float64Array(capacity);
     this.wy = new Float64Array(capacity);
     this.goLeft = new Uint8Array(capacity);
     this.tmp = new Int32Array(capacity);
+    this.tmpBin = new Uint8Array(capacity);
     this.allFeatures = Int32Array.from({ length: this.features }, (_, i) => i);
     this.shuffled = Int32Array.from(this.allFeatures);
     this.stackInt = new Int32Array(4 * capacity + 4);
@@ -52,7 +58,7 @@ export class PresortedSubtrees {
 
   /**
    * Grows the subtree under node `id`, whose rows are rows[start..end) (at most `capacity`), at
-   * `depth`, with the node's weight and weighted target sum.
+   * `depth`.
    */
   grow(
     store: NodeStore,
@@ -69,7 +75,7 @@ export class PresortedSubtrees {
     const m = end - start;
     const F = this.features;
     const cap = this.cap;
-    const { bins, sorted, w, wy } = this;
+    const { sorted, sortedBin, w, wy, goLeft, tmp, tmpBin } = this;
     let totalW = 0;
     let totalS = 0;
     for (let i = 0; i < m; i++) {
@@ -79,21 +85,7 @@ export class PresortedSubtrees {
       totalW += w[i];
       totalS += wy[i];
     }
-    for (let f = 0; f < F; f++) {
-      const col = this.columns[f];
-      const base = f * cap;
-      for (let i = 0; i < m; i++) bins[base + i] = col[rows[start + i]];
-      // Insertion sort by bin (stable): nodes here are small.
-      for (let i = 0; i < m; i++) {
-        const b = bins[base + i];
-        let k = i - 1;
-        while (k >= 0 && bins[base + sorted[base + k]] > b) {
-          sorted[base + k + 1] = sorted[base + k];
-          k--;
-        }
-        sorted[base + k + 1] = i;
-      }
-    }
+    for (let f = 0; f < F; f++) this.sortByBin(f, rows, start, m);
 
     const { minSamplesLeaf, maxDepth, featuresPerSplit } = options;
     const si = this.stackInt;
@@ -115,7 +107,7 @@ export class PresortedSubtrees {
       const ts = sn[2 * top + 1];
       const tr = e - s;
       if (tr < 2 * minSamplesLeaf || (maxDepth > 0 && d >= maxDepth)) {
-        store.setLeaf(node, this.leafValue(s, e));
+        store.setLeaf(node, this.leafValue(0, s, e));
         continue;
       }
       let order = this.allFeatures;
@@ -124,73 +116,98 @@ export class PresortedSubtrees {
         order = rng.shuffle(this.shuffled);
       }
 
-      let bestGain = 0;
+      let bestNum = 0;
+      let bestDen = 1;
+      let bestCross = 0;
       let bestF = -1;
       let bestB = -1;
       let bestNext = -1;
       let bestLR = 0;
       let bestLW = 0;
       let bestLS = 0;
-      let bestD = 0;
       let usable = 0;
       for (let o = 0; o < F && usable < featuresPerSplit; o++) {
         const f = order[o];
         const base = f * cap;
-        if (bins[base + sorted[base + s]] === bins[base + sorted[base + e - 1]]) continue;
+        if (sortedBin[base + s] === sortedBin[base + e - 1]) continue;
         usable++;
         let lr = 0;
         let lw = 0;
         let ls = 0;
-        for (let k = s; k < e - 1; k++) {
-          const i = sorted[base + k];
+        let b = sortedBin[base + s];
+        for (let k = base + s, last = base + e - 1; k < last; k++) {
+          const i = sorted[k];
           lr++;
           lw += w[i];
           ls += wy[i];
-          const b = bins[base + i];
-          const nb = bins[base + sorted[base + k + 1]];
-          if (b === nb || lr < minSamplesLeaf) continue;
+          const nb = sortedBin[k + 1];
+          if (b === nb || lr < minSamplesLeaf) {
+            b = nb;
+            continue;
+          }
           if (tr - lr < minSamplesLeaf) break;
+          // The criterion of split.ts, computed the same way (the tests compare the two paths).
           const rw = tw - lw;
-          const diff = ls / lw - (ts - ls) / rw;
-          const gain = ((lw * rw) / tw) * diff * diff;
-          if (gain > bestGain) {
-            bestGain = gain;
+          const cross = ls * rw - (ts - ls) * lw;
+          const num = cross * cross;
+          const den = lw * rw;
+          if (num * bestDen > bestNum * den) {
+            bestNum = num;
+            bestDen = den;
+            bestCross = cross;
             bestF = f;
             bestB = b;
             bestNext = nb;
             bestLR = lr;
             bestLW = lw;
             bestLS = ls;
-            bestD = diff;
           }
+          b = nb;
         }
       }
-      if (bestF < 0 || !(Math.abs(bestD) > 1e-10 * (Math.abs(ts / tw) + 1))) {
-        store.setLeaf(node, this.leafValue(s, e));
+      if (bestF < 0 || !(Math.abs(bestCross) / bestDen > 1e-10 * (Math.abs(ts / tw) + 1))) {
+        store.setLeaf(node, this.leafValue(0, s, e));
         continue;
-      }
-      // Partition every feature's list stably: left rows first.
-      const fb = bestF * cap;
-      for (let k = s; k < e; k++) {
-        const i = sorted[fb + k];
-        this.goLeft[i] = bins[fb + i] <= bestB ? 1 : 0;
-      }
-      for (let f = 0; f < F; f++) {
-        if (f === bestF) continue; // already in order: left rows have the smaller bins
-        const base = f * cap;
-        let l = s;
-        let r = 0;
-        for (let k = s; k < e; k++) {
-          const i = sorted[base + k];
-          if (this.goLeft[i] === 1) sorted[base + l++] = i;
-          else this.tmp[r++] = i;
-        }
-        for (let k = 0; k < r; k++) sorted[base + l + k] = this.tmp[k];
       }
       const mid = s + bestLR;
       const left = store.add(-1, -1);
       const right = store.add(-1, -1);
       store.setSplit(node, bestF, bestB + ((bestNext - 1 - bestB) >> 1), left, right);
+      const fb = bestF * cap;
+      const leftLeaf = bestLR < 2 * minSamplesLeaf || (maxDepth > 0 && d + 1 >= maxDepth);
+      const rightLeaf = e - mid < 2 * minSamplesLeaf || (maxDepth > 0 && d + 1 >= maxDepth);
+      if (leftLeaf && rightLeaf) {
+        // Both children are leaves: the split feature's list already holds their rows apart.
+        store.setLeaf(left, this.leafValue(fb, s, mid));
+        store.setLeaf(right, this.leafValue(fb, mid, e));
+        continue;
+      }
+      // Partition every other feature's list stably, left rows first; the split feature's list is
+      // already in that order (its left rows have the smaller bins).
+      for (let k = fb + s; k < fb + mid; k++) goLeft[sorted[k]] = 1;
+      for (let k = fb + mid; k < fb + e; k++) goLeft[sorted[k]] = 0;
+      for (let f = 0; f < F; f++) {
+        if (f === bestF) continue;
+        const base = f * cap;
+        let l = base + s;
+        let r = 0;
+        // Branch-free (the branch would be a coin flip): write both ways, advance one.
+        for (let k = base + s, stop = base + e; k < stop; k++) {
+          const i = sorted[k];
+          const b = sortedBin[k];
+          const g = goLeft[i];
+          sorted[l] = i; // l <= k: this slot has been read already
+          sortedBin[l] = b;
+          tmp[r] = i;
+          tmpBin[r] = b;
+          l += g;
+          r += 1 - g;
+        }
+        for (let k = 0; k < r; k++, l++) {
+          sorted[l] = tmp[k];
+          sortedBin[l] = tmpBin[k];
+        }
+      }
       // Push right, then left: the left subtree is grown first.
       si[4 * top] = right;
       si[4 * top + 1] = mid;
@@ -209,10 +226,43 @@ export class PresortedSubtrees {
     }
   }
 
-  private leafValue(s: number, e: number): number {
+  /** Fills feature f's list with the local rows 0..m-1 in (stable) bin order. */
+  private sortByBin(f: number, rows: Int32Array, start: number, m: number): void {
+    const col = this.columns[f];
+    const base = f * this.cap;
+    const { sorted, sortedBin } = this;
+    if (m < INSERTION_SORT_ROWS) {
+      for (let i = 0; i < m; i++) {
+        const b = col[rows[start + i]];
+        let k = base + i - 1;
+        while (k >= base && sortedBin[k] > b) {
+          sorted[k + 1] = sorted[k];
+          sortedBin[k + 1] = sortedBin[k];
+          k--;
+        }
+        sorted[k + 1] = i;
+        sortedBin[k + 1] = b;
+      }
+      return;
+    }
+    // Counting sort over the 256 possible bins.
+    const counts = this.counts;
+    counts.fill(0);
+    for (let i = 0; i < m; i++) counts[col[rows[start + i]] + 1]++;
+    for (let b = 1; b < 257; b++) counts[b] += counts[b - 1];
+    for (let i = 0; i < m; i++) {
+      const b = col[rows[start + i]];
+      const k = base + counts[b]++;
+      sorted[k] = i;
+      sortedBin[k] = b;
+    }
+  }
+
+  /** Weighted mean of the rows at positions [s, e) of the list starting at `base`. */
+  private leafValue(base: number, s: number, e: number): number {
     let lw = 0;
     let ls = 0;
-    for (let k = s; k < e; k++) {
+    for (let k = base + s; k < base + e; k++) {
       const i = this.sorted[k];
       lw += this.w[i];
       ls += this.wy[i];

@@ -1,7 +1,8 @@
 // Split search over one node's histogram. A split "bin <= b goes left" is scored by the decrease in
-// the weighted sum of squared errors, wL·wR/w · (meanL − meanR)², the same criterion as scikit-learn's
-// variance reduction; written with the difference of means because it stays exact for tiny
-// differences where sumL²/wL + sumR²/wR − sum²/w would cancel catastrophically.
+// the weighted sum of squared errors, wL·wR/w · (meanL − meanR)² — scikit-learn's variance
+// reduction. Written as (sL·wR − sR·wL)² / (wL·wR) (that is w·decrease): it keeps the precision of
+// the difference of means, where sL²/wL + sR²/wR − s²/w would cancel catastrophically, and candidates
+// are compared cross-multiplied, without a division in the inner loop.
 import { SLOTS, type HistogramLayout } from './histogram.js';
 
 /** The best split of a node, as a plain record. */
@@ -45,13 +46,14 @@ export function findBestSplit(
   const tr = totals.rows;
   const tw = totals.weight;
   const ts = totals.sum;
-  let bestGain = 0;
+  let bestNum = 0;
+  let bestDen = 1;
+  let bestCross = 0;
   let bestF = -1;
   let bestB = -1;
   let bestLR = 0;
   let bestLW = 0;
   let bestLS = 0;
-  let bestD = 0;
   let usable = 0;
   for (let o = 0; o < order.length && usable < maxFeatures; o++) {
     const f = order[o];
@@ -79,16 +81,18 @@ export function findBestSplit(
         break;
       }
       const rw = tw - lw;
-      const d = ls / lw - (ts - ls) / rw;
-      const gain = ((lw * rw) / tw) * d * d;
-      if (gain > bestGain) {
-        bestGain = gain;
+      const cross = ls * rw - (ts - ls) * lw; // wL·wR·(meanL − meanR)
+      const num = cross * cross;
+      const den = lw * rw;
+      if (num * bestDen > bestNum * den) {
+        bestNum = num;
+        bestDen = den;
+        bestCross = cross;
         bestF = f;
         bestB = b;
         bestLR = lr;
         bestLW = lw;
         bestLS = ls;
-        bestD = d;
       }
     }
     // A feature whose node rows all share one bin cannot split: it does not count towards maxFeatures.
@@ -96,7 +100,7 @@ export function findBestSplit(
   }
   if (bestF < 0) return null;
   // Differences of means below rounding noise are not real: such a node is pure.
-  if (!(Math.abs(bestD) > 1e-10 * (Math.abs(ts / tw) + 1))) return null;
+  if (!(Math.abs(bestCross) / bestDen > 1e-10 * (Math.abs(ts / tw) + 1))) return null;
   // Place the threshold halfway (in bins, i.e. in quantiles) across the empty bins between the two
   // sides, as scikit-learn places it halfway between the two nearest training values.
   const base = layout.offsets[bestF];
@@ -107,7 +111,7 @@ export function findBestSplit(
     bin: bestB + ((next - 1 - bestB) >> 1),
     lastLeftBin: bestB,
     firstRightBin: next,
-    gain: bestGain,
+    gain: bestNum / (bestDen * tw),
     leftRows: bestLR,
     leftWeight: bestLW,
     leftSum: bestLS,
