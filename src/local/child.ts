@@ -144,11 +144,6 @@ export class ManagedChild {
     });
   }
 
-  /** Sends a signal to the current process (tests and the CLI use this to simulate failures). */
-  kill(signal: NodeJS.Signals): boolean {
-    return this.#proc?.kill(signal) ?? false;
-  }
-
   /**
    * Stops for good: SIGTERM (the roles drain on it), then SIGKILL if still running after graceMs.
    * Also cancels a pending restart. Resolves when the process has exited.

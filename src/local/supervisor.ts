@@ -153,19 +153,6 @@ export class Supervisor {
     return this.#state;
   }
 
-  /** The current process of each backend replica. */
-  get replicas(): readonly ManagedChild[] {
-    return this.#slots;
-  }
-
-  get gateway(): ManagedChild | null {
-    return this.#gateway;
-  }
-
-  get rolloutState(): RolloutState {
-    return this.#rollout;
-  }
-
   /**
    * Checks everything that can be checked up front (registry writable, ports free, trainer args),
    * trains a first version when there is no production model, starts the replicas and waits until they
@@ -222,13 +209,6 @@ export class Supervisor {
     this.#rolloutPending = true;
     if (this.#state !== 'running' || this.#stopRequested || this.#rolloutTask !== null) return;
     this.#rolloutTask = this.#runRollouts();
-  }
-
-  /** Requests a rollout and resolves with its final state (for tests and in-process callers). */
-  async rollout(): Promise<RolloutState> {
-    this.requestRollout();
-    while (this.#rolloutTask !== null) await this.#rolloutTask;
-    return this.#rollout;
   }
 
   snapshot(): StackState {
