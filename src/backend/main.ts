@@ -128,6 +128,7 @@ async function drain(server: Server, graceMs: number, onStart: () => void): Prom
   };
   const graceTimer = setTimeout(cutAll, graceMs);
   process.once('SIGTERM', cutAll).once('SIGINT', cutAll);
+  let sweep: NodeJS.Timeout | undefined;
   try {
     let lingerTimer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -135,9 +136,13 @@ async function drain(server: Server, graceMs: number, onStart: () => void): Prom
       new Promise<void>((resolve) => (lingerTimer = setTimeout(resolve, Math.min(LINGER_MS, graceMs)))),
     ]);
     clearTimeout(lingerTimer);
+    // Sweep again until done: a request that was already running at the signal was answered without
+    // `Connection: close`, and its connection turns idle only afterwards.
     server.closeIdleConnections();
+    sweep = setInterval(() => server.closeIdleConnections(), 50);
     await drained;
   } finally {
+    clearInterval(sweep);
     clearTimeout(graceTimer);
     process.removeListener('SIGTERM', cutAll).removeListener('SIGINT', cutAll);
   }

@@ -4,43 +4,58 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 type RequestLabels = 'route' | 'method' | 'status' | 'model_version';
 
+interface RequestSeries {
+  readonly labels: Record<RequestLabels, string>;
+  count: number;
+  readonly time: Histogram.Internal<RequestLabels>;
+}
+
 export class BackendMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<RequestLabels>;
   readonly #duration: Histogram<RequestLabels>;
-  readonly #predictions: Counter<'model_version'>;
   readonly #outOfRange: Counter<'model_version' | 'feature'>;
   readonly loadedVersions: Gauge<'version' | 'alias'>;
   readonly swaps: Counter<'alias'>;
   readonly loadFailures: Counter<'code'>;
   readonly ready: Gauge;
-  /** Label children by key: prom-client hashes label objects on every call, which the hot path avoids. */
-  readonly #children = new Map<
-    string,
-    { count: Counter.Internal; time: Histogram.Internal<RequestLabels> }
-  >();
-  readonly #predictionsBy = new Map<string, Counter.Internal>();
+  /**
+   * Request counts kept here and handed to prom-client when it is scraped (its `collect` hook): its
+   * own `inc()` hashes the label object on every call, a measurable share of a /predict request.
+   */
+  readonly #series = new Map<string, RequestSeries>();
+  readonly #predictionCounts = new Map<string, number>();
 
   constructor() {
     const registers = [this.registry];
-    this.#requests = new Counter({
+    const series = this.#series;
+    const predictionCounts = this.#predictionCounts;
+    // Registered in the registry by construction; fed from #series when scraped.
+    new Counter({
       name: 'flywheel_backend_requests_total',
       help: 'HTTP requests answered, by route, method, status and the model version that answered',
       labelNames: ['route', 'method', 'status', 'model_version'],
       registers,
+      collect() {
+        this.reset();
+        for (const s of series.values()) this.inc(s.labels, s.count);
+      },
     });
     this.#duration = new Histogram({
       name: 'flywheel_backend_request_duration_seconds',
-      help: 'Time from request to response, by route, method, status and model version',
+      help: 'Time from request arrival until its answer is ready to write, by route, method, status and model version',
       labelNames: ['route', 'method', 'status', 'model_version'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    this.#predictions = new Counter({
+    new Counter({
       name: 'flywheel_backend_predictions_total',
       help: 'Rows predicted (a batch counts each instance), by model version',
       labelNames: ['model_version'],
       registers,
+      collect() {
+        this.reset();
+        for (const [model_version, n] of predictionCounts) this.inc({ model_version }, n);
+      },
     });
     this.#outOfRange = new Counter({
       name: 'flywheel_backend_out_of_range_total',
@@ -76,23 +91,18 @@ export class BackendMetrics {
 
   observeRequest(route: string, method: string, status: number, version: string, seconds: number): void {
     const key = `${route} ${method} ${status} ${version}`;
-    let child = this.#children.get(key);
-    if (child === undefined) {
+    let s = this.#series.get(key);
+    if (s === undefined) {
       const labels = { route, method, status: String(status), model_version: version };
-      child = { count: this.#requests.labels(labels), time: this.#duration.labels(labels) };
-      this.#children.set(key, child);
+      s = { labels, count: 0, time: this.#duration.labels(labels) };
+      this.#series.set(key, s);
     }
-    child.count.inc();
-    child.time.observe(seconds);
+    s.count++;
+    s.time.observe(seconds);
   }
 
   countPredictions(version: string, rows: number): void {
-    let child = this.#predictionsBy.get(version);
-    if (child === undefined) {
-      child = this.#predictions.labels({ model_version: version });
-      this.#predictionsBy.set(version, child);
-    }
-    child.inc(rows);
+    this.#predictionCounts.set(version, (this.#predictionCounts.get(version) ?? 0) + rows);
   }
 
   countOutOfRange(version: string, feature: string): void {

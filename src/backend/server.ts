@@ -7,7 +7,6 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { FlywheelError, isFlywheelError, type ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { invalidFeatures, MODEL_VERSION_HEADER, type RouteContext, type ServerOptions } from './context.js';
 import type { ReadReport } from './features.js';
@@ -79,6 +78,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       }
       return model;
     },
+    observe(request, reply, version = '') {
+      options.metrics.observeRequest(
+        request.routeOptions.url ?? 'unmatched',
+        request.method,
+        reply.statusCode,
+        version,
+        reply.elapsedTime / 1000,
+      );
+    },
     countWarnings(model, report) {
       const warnings = report.warnings;
       if (warnings !== undefined) {
@@ -88,32 +96,30 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     },
   };
 
-  app.addHook('onResponse', (request, reply, done) => {
+  const sendError = (err: FlywheelError, request: FastifyRequest, reply: FastifyReply): void => {
+    if (err.status >= 500 && err.code !== 'FLY_ERR_NO_MODEL' && err.code !== 'FLY_ERR_SHUTTING_DOWN') {
+      options.log.error({ code: err.code, url: request.url, err: err.cause ?? err }, 'request failed');
+    }
+    reply.code(err.status);
     const version = reply.getHeader(MODEL_VERSION_HEADER);
-    options.metrics.observeRequest(
-      request.routeOptions.url ?? 'unmatched',
-      request.method,
-      reply.statusCode,
-      typeof version === 'string' ? version : '',
-      reply.elapsedTime / 1000,
-    );
-    done();
-  });
-
+    ctx.observe(request, reply, typeof version === 'string' ? version : '');
+    reply.send(err.toJSON());
+  };
   app.setErrorHandler((err: FastifyError, request, reply) =>
-    sendError(toFlywheelError(err, options, request), reply, options.log),
+    sendError(toFlywheelError(err, options, request), request, reply),
   );
-  app.setNotFoundHandler((request, reply) =>
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
     sendError(
-      new FlywheelError('FLY_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, {
+      new FlywheelError('FLY_ERR_NOT_FOUND', `no route ${request.method} ${path}`, {
         method: request.method,
-        path: request.url.split('?')[0],
+        path,
         see: OPENAPI_PATH,
       }),
+      request,
       reply,
-      options.log,
-    ),
-  );
+    );
+  });
 
   registerPredictRoutes(app, ctx);
   registerV2Routes(app, ctx);
@@ -147,7 +153,9 @@ function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
       const instances = body.instances;
       if (instances !== undefined) {
-        reply.send(predictBatch(ctx, model, instances, report));
+        const answer = predictBatch(ctx, model, instances, report);
+        ctx.observe(request, reply, model.version);
+        reply.send(answer);
         return;
       }
       model.reader.readObject(body, model.row, 0, report);
@@ -164,6 +172,7 @@ function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
         host: ctx.host(),
       };
       if (warnings !== undefined) answer.warnings = warnings;
+      ctx.observe(request, reply, model.version);
       reply.send(answer);
     },
   );
@@ -182,6 +191,7 @@ function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const model = ctx.pickModel(request.headers[MODEL_VERSION_HEADER]);
       reply.header(MODEL_VERSION_HEADER, model.version);
       const m = model.manifest;
+      ctx.observe(request, reply, model.version);
       reply.send({
         status: ctx.shuttingDown() ? 'shutting down' : 'ok',
         last_training_time: m.created_at,
@@ -253,7 +263,8 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
         response: { 200: liveReply, ...errorResponses },
       } as object,
     },
-    (_request, reply) => {
+    (request, reply) => {
+      ctx.observe(request, reply);
       reply.send({ live: true });
     },
   );
@@ -268,13 +279,14 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
         response: { 200: readyReply, ...errorResponses },
       } as object,
     },
-    (_request, reply) => {
+    (request, reply) => {
       if (ctx.shuttingDown()) {
         throw new FlywheelError('FLY_ERR_SHUTTING_DOWN', 'the server is shutting down', { ready: false });
       }
       if (ctx.holder.production === undefined) {
         throw new FlywheelError('FLY_ERR_NO_MODEL', 'no model is loaded yet', { ready: false });
       }
+      ctx.observe(request, reply);
       reply.send({ ready: true });
     },
   );
@@ -289,10 +301,11 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
         response: { 200: { type: 'string', description: 'Prometheus text format' }, ...errorResponses },
       } as object,
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       ctx.metrics.ready.set(ctx.shuttingDown() || ctx.holder.production === undefined ? 0 : 1);
       const text = await ctx.metrics.registry.metrics();
       reply.type(ctx.metrics.registry.contentType).serializer((payload) => payload as string);
+      ctx.observe(request, reply);
       return text;
     },
   );
@@ -307,7 +320,7 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
         response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses },
       } as object,
     },
-    (_request, reply) => {
+    (request, reply) => {
       doc ??= JSON.stringify(
         openapi.document({
           title: 'Flywheel backend',
@@ -318,6 +331,7 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
         }),
       );
       reply.type('application/json').serializer((payload) => payload as string);
+      ctx.observe(request, reply);
       reply.send(doc);
     },
   );
@@ -375,12 +389,4 @@ function toFlywheelError(err: FastifyError, options: ServerOptions, request: Fas
     return new FlywheelError('FLY_ERR_BAD_REQUEST', err.message, { fastify_code: err.code });
   }
   return new FlywheelError('FLY_ERR_INTERNAL', 'internal error', undefined, { cause: err });
-}
-
-function sendError(err: FlywheelError, reply: FastifyReply, log: Logger): FastifyReply {
-  if (err.status >= 500 && err.code !== 'FLY_ERR_NO_MODEL' && err.code !== 'FLY_ERR_SHUTTING_DOWN') {
-    log.error({ code: err.code, err: err.cause ?? err }, 'request failed');
-  }
-  reply.code(err.status).send(err.toJSON());
-  return reply;
 }

@@ -45,7 +45,8 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
         response: { 200: serverMetadataReply, ...errorResponses },
       } as object,
     },
-    (_request, reply) => {
+    (request, reply) => {
+      ctx.observe(request, reply);
       reply.send({ name: 'flywheel', version: PACKAGE_VERSION, extensions: [] });
     },
   );
@@ -75,6 +76,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       (request, reply) => {
         const model = modelFor(request.params);
         reply.header(MODEL_VERSION_HEADER, model.version);
+        ctx.observe(request, reply, model.version);
         reply.send(metadata(model));
       },
     );
@@ -97,6 +99,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       (request, reply) => {
         const model = modelFor(request.params);
         reply.header(MODEL_VERSION_HEADER, model.version);
+        ctx.observe(request, reply, model.version);
         reply.send({ name: ctx.modelName, version: model.version, ready: true });
       },
     );
@@ -124,7 +127,9 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       (request, reply) => {
         const model = modelFor(request.params);
         reply.header(MODEL_VERSION_HEADER, model.version);
-        reply.send(infer(ctx, model, request.body));
+        const answer = infer(ctx, model, request.body);
+        ctx.observe(request, reply, model.version);
+        reply.send(answer);
       },
     );
   }
