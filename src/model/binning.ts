@@ -1,6 +1,7 @@
 // Binning: each feature is mapped once, before any tree is grown, to at most 255 quantile bins stored
 // as one byte per row. Training then only ever sees bin numbers; the bin edges (thresholds) are raw
 // feature values, so a trained split `bin <= b` becomes `x <= thresholds[b]` at inference.
+import { packColumns } from './histogram.js';
 import { Rng } from './random.js';
 
 export const MAX_BINS = 255;
@@ -16,6 +17,8 @@ export interface BinnedFeatures {
   readonly nBins: Int32Array;
   /** Per feature: strictly increasing raw-value edges between bins. */
   readonly thresholds: readonly Float64Array[];
+  /** The columns packed 4 to a 32-bit word, for building histograms (histogram.ts). */
+  readonly packed: readonly Uint32Array[];
 }
 
 /**
@@ -98,5 +101,5 @@ export function binDataset(
     binned.push(out);
     nBins[f] = edges.length + 1;
   });
-  return { rows, columns: binned, nBins, thresholds };
+  return { rows, columns: binned, nBins, thresholds, packed: packColumns(binned, rows, options.shared) };
 }

@@ -7,7 +7,7 @@ const data = workerData as ForestWorkerData;
 const port = parentPort;
 if (port === null) throw new Error('forest-worker.js runs as a worker thread only');
 const trainer = new ForestTrainer(
-  { rows: data.target.length, columns: data.columns, nBins: data.nBins },
+  { rows: data.target.length, columns: data.columns, nBins: data.nBins, packed: data.packed },
   data.target,
   data.params,
 );

@@ -52,6 +52,7 @@ export class ForestTrainer {
 /** What a forest worker thread is started with (all arrays over SharedArrayBuffers: no copies). */
 export interface ForestWorkerData {
   columns: Uint8Array[];
+  packed: Uint32Array[];
   nBins: Int32Array;
   target: Float64Array;
   params: FitParams;
@@ -109,6 +110,7 @@ export async function trainForest(
   if (workerUrl !== null && workers > 0) {
     const data: ForestWorkerData = {
       columns: binned.columns.map((c) => (c.buffer instanceof SharedArrayBuffer ? c : sharedCopy(c))),
+      packed: binned.packed.map((c) => (c.buffer instanceof SharedArrayBuffer ? c : sharedCopy(c))),
       nBins: binned.nBins,
       target: sharedCopy(target),
       params,
@@ -159,12 +161,9 @@ export async function trainForest(
   return { trees, threads: workers + (callerGrows || workers === 0 ? 1 : 0), workers, workerTrees };
 }
 
-function sharedCopy<T extends Uint8Array | Float64Array>(a: T): T {
-  const copy = (
-    a instanceof Uint8Array
-      ? new Uint8Array(new SharedArrayBuffer(a.byteLength))
-      : new Float64Array(new SharedArrayBuffer(a.byteLength))
-  ) as T;
+function sharedCopy<T extends Uint8Array | Uint32Array | Float64Array>(a: T): T {
+  const Kind = a.constructor as new (buffer: SharedArrayBuffer) => T;
+  const copy = new Kind(new SharedArrayBuffer(a.byteLength));
   copy.set(a as never);
   return copy;
 }

@@ -11,6 +11,7 @@ import {
   buildHistogram,
   buildUnitHistogram,
   histogramLayout,
+  packColumns,
   subtractHistogram,
   zeroHistogram,
   type HistogramLayout,
@@ -70,6 +71,8 @@ export interface BinnedColumns {
   readonly rows: number;
   readonly columns: readonly Uint8Array[];
   readonly nBins: Int32Array;
+  /** The columns packed 4 to a word (histogram.ts packColumns); made here when absent. */
+  readonly packed?: readonly Uint32Array[];
 }
 
 interface OpenNode {
@@ -95,8 +98,7 @@ export class TreeGrower {
   private readonly columns: readonly Uint8Array[];
   private readonly features: number;
   private readonly scratch: Int32Array;
-  private readonly gatherW: Float64Array;
-  private readonly gatherWY: Float64Array;
+  private readonly packed: readonly Uint32Array[];
   private readonly allFeatures: Int32Array;
   private readonly shuffled: Int32Array;
   private readonly pool: Float64Array[] = [];
@@ -112,8 +114,7 @@ export class TreeGrower {
     this.columns = binned.columns;
     this.features = binned.columns.length;
     this.scratch = new Int32Array(binned.rows);
-    this.gatherW = new Float64Array(binned.rows);
-    this.gatherWY = new Float64Array(binned.rows);
+    this.packed = binned.packed ?? packColumns(binned.columns, binned.rows);
     this.allFeatures = Int32Array.from({ length: this.features }, (_, i) => i);
     this.shuffled = Int32Array.from(this.allFeatures);
   }
@@ -312,19 +313,8 @@ export class TreeGrower {
   /** Adds rows[start..end) into `h`, which is zero over the bin ranges [lo, hi] the rows fall in. */
   private build(h: Float64Array, start: number, end: number, lo: Uint8Array, hi: Uint8Array): void {
     const { rows, weight, target } = this.input;
-    const gwy = this.gatherWY;
-    if (weight === null) {
-      for (let k = start, i = 0; k < end; k++, i++) gwy[i] = target[rows[k]];
-      buildUnitHistogram(h, this.layout, this.columns, rows, start, end, gwy, lo, hi);
-      return;
-    }
-    const gw = this.gatherW;
-    for (let k = start, i = 0; k < end; k++, i++) {
-      const r = rows[k];
-      gw[i] = weight[r];
-      gwy[i] = weight[r] * target[r];
-    }
-    buildHistogram(h, this.layout, this.columns, rows, start, end, gw, gwy);
+    if (weight === null) buildUnitHistogram(h, this.layout, this.packed, rows, start, end, target, lo, hi);
+    else buildHistogram(h, this.layout, this.packed, rows, start, end, weight, target);
   }
 
   private acquire(): Float64Array {

@@ -11,13 +11,19 @@
 /** Slots per bin: rows (distinct), weight (bootstrap count), weighted target sum. */
 export const SLOTS = 3;
 
-/** Where each feature's bins start in a histogram (in bins). */
+/** Where each feature's bins start in a histogram. */
 export interface HistogramLayout {
   readonly features: number;
+  /** In bins. */
   readonly offsets: Int32Array;
   readonly nBins: Int32Array;
-  /** Length of one histogram in doubles. */
+  /** Length of one histogram in doubles (one spare bin at the end, see groupOffsets). */
   readonly size: number;
+  /**
+   * For each group of 4 features (see packColumns), the 4 features' offsets in doubles; a missing
+   * feature of the last group points at the spare bin, which nothing reads.
+   */
+  readonly groupOffsets: Int32Array;
 }
 
 export function histogramLayout(nBins: Int32Array): HistogramLayout {
@@ -27,7 +33,28 @@ export function histogramLayout(nBins: Int32Array): HistogramLayout {
     offsets[f] = total;
     total += nBins[f];
   }
-  return { features: nBins.length, offsets, nBins, size: total * SLOTS };
+  const groups = Math.ceil(nBins.length / 4);
+  const groupOffsets = new Int32Array(4 * groups);
+  for (let i = 0; i < 4 * groups; i++) groupOffsets[i] = (i < nBins.length ? offsets[i] : total) * SLOTS;
+  return { features: nBins.length, offsets, nBins, size: (total + 1) * SLOTS, groupOffsets };
+}
+
+/**
+ * The bins of 4 features per row in one 32-bit word (feature 4g + j in byte j of group g): building
+ * a histogram then reads one word per row instead of four scattered bytes, about 3× faster.
+ */
+export function packColumns(columns: readonly Uint8Array[], rows: number, shared = false): Uint32Array[] {
+  const groups: Uint32Array[] = [];
+  for (let g = 0; g < columns.length; g += 4) {
+    const packed = shared ? new Uint32Array(new SharedArrayBuffer(4 * rows)) : new Uint32Array(rows);
+    for (let j = 0; j < 4 && g + j < columns.length; j++) {
+      const col = columns[g + j];
+      const shift = 8 * j;
+      for (let r = 0; r < rows; r++) packed[r] |= col[r] << shift;
+    }
+    groups.push(packed);
+  }
+  return groups;
 }
 
 /** Zeroes `h` over the bin ranges [lo[f], hi[f]]. */
@@ -43,27 +70,47 @@ export function zeroHistogram(
 }
 
 /**
- * Adds rows `rows[start..end)` into `h` (which must be zero over the rows' bins). `w` and `wy` are
- * gathered per position (w[k - start] belongs to rows[k]) so the inner loop reads them sequentially.
+ * Adds rows `rows[start..end)` into `h`, which must be zero over the rows' bins: per row, one count,
+ * its weight and weight × target.
  */
 export function buildHistogram(
   h: Float64Array,
   layout: HistogramLayout,
-  columns: readonly Uint8Array[],
+  packed: readonly Uint32Array[],
   rows: Int32Array,
   start: number,
   end: number,
-  w: Float64Array,
-  wy: Float64Array,
+  weight: Float64Array,
+  target: Float64Array,
 ): void {
-  for (let f = 0; f < layout.features; f++) {
-    const col = columns[f];
-    const base = layout.offsets[f] * SLOTS;
-    for (let k = start, i = 0; k < end; k++, i++) {
-      const j = base + col[rows[k]] * SLOTS;
+  const go = layout.groupOffsets;
+  for (let g = 0; g < packed.length; g++) {
+    const words = packed[g];
+    const o0 = go[4 * g];
+    const o1 = go[4 * g + 1];
+    const o2 = go[4 * g + 2];
+    const o3 = go[4 * g + 3];
+    for (let k = start; k < end; k++) {
+      const r = rows[k];
+      const p = words[r];
+      const w = weight[r];
+      const wy = w * target[r];
+      let j = o0 + (p & 0xff) * SLOTS;
       h[j] += 1;
-      h[j + 1] += w[i];
-      h[j + 2] += wy[i];
+      h[j + 1] += w;
+      h[j + 2] += wy;
+      j = o1 + ((p >>> 8) & 0xff) * SLOTS;
+      h[j] += 1;
+      h[j + 1] += w;
+      h[j + 2] += wy;
+      j = o2 + ((p >>> 16) & 0xff) * SLOTS;
+      h[j] += 1;
+      h[j + 1] += w;
+      h[j + 2] += wy;
+      j = o3 + (p >>> 24) * SLOTS;
+      h[j] += 1;
+      h[j + 1] += w;
+      h[j + 2] += wy;
     }
   }
 }
@@ -75,22 +122,40 @@ export function buildHistogram(
 export function buildUnitHistogram(
   h: Float64Array,
   layout: HistogramLayout,
-  columns: readonly Uint8Array[],
+  packed: readonly Uint32Array[],
   rows: Int32Array,
   start: number,
   end: number,
-  y: Float64Array,
+  target: Float64Array,
   lo: Uint8Array,
   hi: Uint8Array,
 ): void {
-  for (let f = 0; f < layout.features; f++) {
-    const col = columns[f];
-    const base = layout.offsets[f] * SLOTS;
-    for (let k = start, i = 0; k < end; k++, i++) {
-      const j = base + col[rows[k]] * SLOTS;
+  const go = layout.groupOffsets;
+  for (let g = 0; g < packed.length; g++) {
+    const words = packed[g];
+    const o0 = go[4 * g];
+    const o1 = go[4 * g + 1];
+    const o2 = go[4 * g + 2];
+    const o3 = go[4 * g + 3];
+    for (let k = start; k < end; k++) {
+      const r = rows[k];
+      const p = words[r];
+      const y = target[r];
+      let j = o0 + (p & 0xff) * SLOTS;
       h[j] += 1;
-      h[j + 2] += y[i];
+      h[j + 2] += y;
+      j = o1 + ((p >>> 8) & 0xff) * SLOTS;
+      h[j] += 1;
+      h[j + 2] += y;
+      j = o2 + ((p >>> 16) & 0xff) * SLOTS;
+      h[j] += 1;
+      h[j + 2] += y;
+      j = o3 + (p >>> 24) * SLOTS;
+      h[j] += 1;
+      h[j + 2] += y;
     }
+  }
+  for (let f = 0; f < layout.features; f++) {
     const last = (layout.offsets[f] + hi[f]) * SLOTS;
     for (let j = (layout.offsets[f] + lo[f]) * SLOTS; j <= last; j += SLOTS) h[j + 1] = h[j];
   }
