@@ -46,7 +46,7 @@ export class FeatureReader {
     this.#low = new Float64Array(schema.length);
     this.#high = new Float64Array(schema.length);
     schema.forEach((f, j) => {
-      // A constant feature in training has no width: allow one unit (or 50 % of the value) either side.
+      // A feature constant in training has no width: its magnitude (at least 1) stands in for it.
       const width = f.max > f.min ? f.max - f.min : Math.max(1, Math.abs(f.max));
       this.#low[j] = f.min - FAR_OUTSIDE_SHARE * width;
       this.#high[j] = f.max + FAR_OUTSIDE_SHARE * width;

@@ -33,7 +33,6 @@ export class ModelHolder {
   #closed = false;
   /** Set when the wish changes while the pump runs, so the change is never lost between two turns. */
   #again = false;
-  #changes = 0;
 
   constructor(options: HolderOptions) {
     this.#load = options.load;
@@ -72,11 +71,6 @@ export class ModelHolder {
     };
   }
 
-  /** Number of switches so far (tests and logs use it to tell one state from the next). */
-  get changes(): number {
-    return this.#changes;
-  }
-
   /** The source's wish: what the registry's aliases name now. */
   setAspired(aliases: AliasVersions): void {
     if (this.#closed) return;
@@ -86,11 +80,6 @@ export class ModelHolder {
     this.#aspired = { production: aliases.production, candidate: aliases.candidate };
     this.#log.debug({ aspired: this.#aspired }, 'aliases changed');
     this.#kick();
-  }
-
-  /** Resolves once nothing is left to do right now (loads finished, or waiting for a retry). */
-  async settled(): Promise<void> {
-    while (this.#pumping) await this.#pumping;
   }
 
   close(): void {
@@ -152,7 +141,6 @@ export class ModelHolder {
     const from = this.#serving[alias]?.version ?? null;
     // The swap: one reference. Requests that already took the old model finish on it.
     this.#serving = { ...this.#serving, [alias]: version === null ? null : this.#loaded.get(version)! };
-    this.#changes++;
     this.#metrics.swaps.inc({ alias });
     this.#log.info({ alias, from, to: version }, 'model switched');
     this.#publishGauge();

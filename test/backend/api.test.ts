@@ -1,8 +1,11 @@
 // `flywheel serve` as a real process on a real registry: 503 before the first model, the lab's two
 // requests byte for byte, every API form (batch, explicit version, Open Inference Protocol v2,
 // metrics, OpenAPI), and each kind of bad input answered with a 4xx JSON error.
+import net from 'node:net';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeArtifact } from '../../src/model/index.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Manifest } from '../../src/registry/index.js';
 import {
   LAB_PREDICT_BODY,
@@ -16,6 +19,35 @@ import {
   type Backend,
   type TrainedModel,
 } from './helpers.js';
+
+/** Sends exactly these bytes on a fresh socket and reads one HTTP/1.1 response (Content-Length framed). */
+function rawRequest(
+  port: number,
+  bytes: string,
+): Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    let data = Buffer.alloc(0);
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      const end = data.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const [statusLine, ...lines] = data.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+      );
+      const length = Number(headers['content-length']);
+      if (data.length < end + 4 + length) return;
+      socket.destroy();
+      const body = JSON.parse(data.subarray(end + 4, end + 4 + length).toString('utf8')) as Record<
+        string,
+        unknown
+      >;
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
+    });
+  });
+}
 
 let backend: Backend;
 let reg: Awaited<ReturnType<typeof tempRegistry>>;
@@ -65,7 +97,6 @@ describe('before any model is loaded', () => {
     v2 = await publish(reg.registry, models[1]);
     await reg.registry.setAlias('candidate', v2, { reason: 'test' });
     await waitServing(backend.url); // still production
-    const { waitFor } = await import('../helpers/wait.js');
     await waitFor(
       async () =>
         (await call(`${backend.url}/model-info`, { headers: { 'x-model-version': v2 } })).status === 200,
@@ -75,11 +106,22 @@ describe('before any model is loaded', () => {
 });
 
 describe('the lab’s requests', () => {
-  it('POST /predict with the Postman body answers the lab’s fields', async () => {
-    const r = await call(`${backend.url}/predict`, {
-      body: LAB_PREDICT_TEXT,
-      headers: { 'content-type': 'application/json' },
-    });
+  it('POST /predict with the Postman request, byte for byte, answers the lab’s fields', async () => {
+    const r = await rawRequest(
+      backend.port,
+      'POST /predict HTTP/1.1\r\n' +
+        'Content-Type: application/json\r\n' +
+        'User-Agent: PostmanRuntime/7.39.0\r\n' +
+        'Accept: */*\r\n' +
+        'Cache-Control: no-cache\r\n' +
+        'Postman-Token: 4b1c3c2e-8f0e-4a57-9d7c-2f4f0b1c9a11\r\n' +
+        `Host: localhost:${backend.port}\r\n` +
+        'Accept-Encoding: gzip, deflate, br\r\n' +
+        'Connection: keep-alive\r\n' +
+        `Content-Length: ${Buffer.byteLength(LAB_PREDICT_TEXT)}\r\n` +
+        '\r\n' +
+        LAB_PREDICT_TEXT,
+    );
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^application\/json/);
     expect(r.headers['x-model-version']).toBe(v1);
@@ -103,11 +145,22 @@ describe('the lab’s requests', () => {
     expect(r.body.model_version).toBe(v1);
     expect(r.body.model_training_time).toBe(manifest1.created_at);
     expect(r.body.features_used).toEqual(FEATURES);
-    expect(r.body.host).toBe(`${(await import('node:os')).hostname()}:${backend.port}`);
+    expect(r.body.host).toBe(`${os.hostname()}:${backend.port}`);
   });
 
   it('GET /model-info answers the lab’s fields plus version, metrics, provenance and model_name', async () => {
-    const r = await call(`${backend.url}/model-info`);
+    const r = await rawRequest(
+      backend.port,
+      'GET /model-info HTTP/1.1\r\n' +
+        'User-Agent: PostmanRuntime/7.39.0\r\n' +
+        'Accept: */*\r\n' +
+        'Cache-Control: no-cache\r\n' +
+        'Postman-Token: 0d6a3e52-1b0f-4c53-a1f7-6c2d1f0e8b77\r\n' +
+        `Host: localhost:${backend.port}\r\n` +
+        'Accept-Encoding: gzip, deflate, br\r\n' +
+        'Connection: keep-alive\r\n' +
+        '\r\n',
+    );
     expect(r.status).toBe(200);
     expect(r.headers['x-model-version']).toBe(v1);
     expect(r.body).toMatchObject({

@@ -1,6 +1,7 @@
 // SIGTERM while clients send continuously: readiness fails at once, every request sent before the
 // signal is answered 200, nothing is answered with an error status, one summary line is logged
 // (host, served versions, last training time), and the process exits 0.
+import os from 'node:os';
 import { Agent, Client, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
@@ -93,7 +94,7 @@ describe('SIGTERM during load', () => {
     const manifest = await reg.registry.readManifest(version);
     expect(stopped[0]).toMatchObject({
       signal: 'SIGTERM',
-      host: `${(await import('node:os')).hostname()}:${backend.port}`,
+      host: `${os.hostname()}:${backend.port}`,
       served_versions: { production: version, candidate: null },
       last_training_time: manifest.created_at,
       grace_expired: false,
