@@ -391,6 +391,12 @@ const gateway = {
     1000,
   ),
   gracePeriod: serve.gracePeriod,
+  keepAliveTimeout: duration(
+    '--keep-alive-timeout <duration>',
+    'FLYWHEEL_KEEP_ALIVE_TIMEOUT',
+    'idle time after which a client keep-alive connection is closed (longer than --deadline)',
+    65_000,
+  ),
   adminToken: {
     ...optStr(
       '--admin-token <token>',

@@ -8,7 +8,7 @@
 //   - retry once: a failed attempt (connection error, reset, timeout, 503) goes to another replica,
 //     predictions being idempotent, as long as nothing was sent to the client yet;
 //   - attempt timeout and total deadline: two FIFO deadline lists swept by one shared interval.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ERRORS, FlywheelError, type ErrorCode } from '../errors.js';
@@ -144,10 +144,11 @@ export class Forwarder {
         ex.fail('FLY_ERR_BODY_TOO_LARGE', `request body is larger than ${this.options.bodyLimit} bytes`);
         return;
       }
-      (req as RequestWithExchange)[kExchange] = ex;
-      req.on('data', onRequestData);
-      req.on('end', onRequestEnd);
-      req.on('error', onRequestError);
+      // The body usually arrived in the same read as the headers and is pushed into `req` right after
+      // this handler returns: read it in a microtask, once for every request of this read, rather
+      // than through 'data'/'end' events.
+      pendingBodies.push(ex);
+      if (pendingBodies.length === 1) setImmediate(readPendingBodies);
     } else {
       ex.start();
     }
@@ -172,6 +173,14 @@ export class Forwarder {
       for (const w of waiters) w();
     }
   }
+}
+
+let pendingBodies: Exchange[] = [];
+
+function readPendingBodies(): void {
+  const list = pendingBodies;
+  pendingBodies = [];
+  for (const ex of list) ex.readBody();
 }
 
 // Listeners shared by every request (`this` is the emitter), so none is allocated per request.
@@ -221,6 +230,21 @@ class Exchange extends Timed implements RequestHead {
     this.res = res;
     this.route = route;
     this.plan = route.plan;
+  }
+
+  /** Takes the body if it is all here, else listens for the rest. */
+  readBody(): void {
+    const req = this.req;
+    if (req.complete && !this.done) {
+      const body = req.read() as Buffer | null;
+      if (body !== null) this.addBody(body);
+      this.bodyComplete();
+      return;
+    }
+    (req as RequestWithExchange)[kExchange] = this;
+    req.on('data', onRequestData);
+    req.on('end', onRequestEnd);
+    req.on('error', onRequestError);
   }
 
   addBody(chunk: Buffer): void {
@@ -281,7 +305,9 @@ class Exchange extends Timed implements RequestHead {
     const attempt = new Attempt(this, replica);
     this.attempt = attempt;
     this.plan.balancer.onRequestStart(replica);
-    this.fwd.attemptTimeouts.add(attempt, performance.now());
+    // The list must stay in time order: the arrival time is reused only when nothing ran since.
+    const now = this.tries === 1 && this.body === null ? this.startedAt : performance.now();
+    this.fwd.attemptTimeouts.add(attempt, now);
     const opts: Dispatcher.DispatchOptions = {
       path: this.req.url ?? '/',
       method: this.req.method as Dispatcher.HttpMethod,
@@ -463,7 +489,8 @@ class Attempt extends Timed implements Dispatcher.DispatchHandler {
     const res = ex.res;
     if (res.destroyed) return true;
     const headers = responseHeaders(raw, ex.requestId);
-    if (statusText === '') res.writeHead(statusCode, headers);
+    // A standard reason phrase is what node:http writes anyway; passing it costs a validation.
+    if (statusText === '' || STATUS_CODES[statusCode] === statusText) res.writeHead(statusCode, headers);
     else res.writeHead(statusCode, statusText, headers);
     return true;
   }

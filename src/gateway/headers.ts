@@ -124,22 +124,6 @@ export function scanRequestHeaders(
   }
 }
 
-function isHopByHopResponseHeader(name: Buffer): boolean {
-  // connection(10) keep-alive(10) te(2) trailer(7) upgrade(7) proxy-connection(16) transfer-encoding(17)
-  const n = name.length;
-  if (n !== 10 && n !== 2 && n !== 7 && n !== 16 && n !== 17) return false;
-  const lower = name.toString('latin1').toLowerCase();
-  return (
-    lower === 'connection' ||
-    lower === 'keep-alive' ||
-    lower === 'transfer-encoding' ||
-    lower === 'te' ||
-    lower === 'trailer' ||
-    lower === 'upgrade' ||
-    lower === 'proxy-connection'
-  );
-}
-
 /** The first value of header `name` (lower case) in undici's raw response headers. */
 export function rawHeaderValue(raw: readonly Buffer[] | null, name: string): string | undefined {
   if (raw === null) return undefined;
@@ -149,10 +133,6 @@ export function rawHeaderValue(raw: readonly Buffer[] | null, name: string): str
     }
   }
   return undefined;
-}
-
-function isRequestIdHeader(name: Buffer): boolean {
-  return name.length === 12 && name.toString('latin1').toLowerCase() === 'x-request-id';
 }
 
 /**
@@ -168,12 +148,38 @@ export function responseHeaders(
   const out: string[] = [];
   let hasRequestId = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (isHopByHopResponseHeader(name)) continue;
-    if (dropContentLength && name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length')
-      continue;
-    if (!hasRequestId && isRequestIdHeader(name)) hasRequestId = true;
-    out.push(name.toString('latin1'), raw[i + 1].toString('latin1'));
+    const name = raw[i].toString('latin1');
+    const c = name.charCodeAt(0) | 0x20;
+    switch (name.length) {
+      case 2: // te
+        if (c === 0x74 && name.toLowerCase() === 'te') continue;
+        break;
+      case 7: // trailer, upgrade
+        if (c === 0x74 || c === 0x75) {
+          const lower = name.toLowerCase();
+          if (lower === 'trailer' || lower === 'upgrade') continue;
+        }
+        break;
+      case 10: // connection, keep-alive
+        if (c === 0x63 || c === 0x6b) {
+          const lower = name.toLowerCase();
+          if (lower === 'connection' || lower === 'keep-alive') continue;
+        }
+        break;
+      case 12: // x-request-id
+        if (c === 0x78 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
+        break;
+      case 14: // content-length
+        if (dropContentLength && c === 0x63 && name.toLowerCase() === 'content-length') continue;
+        break;
+      case 16: // proxy-connection
+        if (c === 0x70 && name.toLowerCase() === 'proxy-connection') continue;
+        break;
+      case 17: // transfer-encoding
+        if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') continue;
+        break;
+    }
+    out.push(name, raw[i + 1].toString('latin1'));
   }
   if (!hasRequestId) out.push('x-request-id', requestId);
   return out;

@@ -12,6 +12,7 @@ import { createReplicaSource, type ReplicaSource } from './discovery.js';
 import type { Registry } from 'prom-client';
 import { Forwarder, type ForwardPlan, type ForwardRoute, type Planner } from './forward.js';
 import { HealthChecker } from './health.js';
+import { IdleConnections } from './idle.js';
 import { GatewayMetrics } from './metrics.js';
 import { RouteTable, type LocalHandler, type LocalRoute } from './routes.js';
 
@@ -57,6 +58,9 @@ function validate(config: GatewayConfig): void {
   for (const [key, flag] of positive) {
     if ((config[key] as number) <= 0) problems.push(`${flag}: must be more than 0`);
   }
+  if (config.keepAliveTimeout <= config.deadline) {
+    problems.push(`--keep-alive-timeout: must be longer than --deadline (${config.deadline} ms)`);
+  }
   if (problems.length > 0) {
     throw new FlywheelError('FLY_ERR_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`, {
       problems,
@@ -76,6 +80,7 @@ export class Gateway {
   /** What the plain forwarding routes do: any replica, no extra header, nothing observed. */
   readonly defaultPlan: ForwardPlan;
   readonly server: http.Server;
+  readonly idle: IdleConnections;
   #startedAt = 0;
   #closing = false;
   #closed: Promise<void> | null = null;
@@ -135,7 +140,11 @@ export class Gateway {
         this.localRoute('status', (req, res) => this.#status(req, res)),
       );
 
-    this.server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
+    // keepAliveTimeout 0: node:http's per-request keep-alive timer is replaced by one sweep (idle.ts).
+    this.server = http.createServer({ noDelay: true, keepAliveTimeout: 0 }, (req, res) =>
+      this.#onRequest(req, res),
+    );
+    this.idle = new IdleConnections(this.server, config.keepAliveTimeout);
   }
 
   /** A forwarding route; `planner` chooses a plan per request (else the default plan). */
@@ -198,6 +207,7 @@ export class Gateway {
       await this.#stopBackground(true);
       throw err;
     });
+    this.idle.start();
     this.#startedAt = Date.now();
     this.log.info(
       {
@@ -249,6 +259,7 @@ export class Gateway {
   }
 
   async #stopBackground(force: boolean): Promise<void> {
+    this.idle.stop();
     this.source.close();
     await this.health.stop();
     this.forwarder.close();
@@ -258,6 +269,7 @@ export class Gateway {
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     // While stopping, every answer asks the client to close its connection and go elsewhere.
     if (this.#closing) res.shouldKeepAlive = false;
+    this.idle.touch(req.socket);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

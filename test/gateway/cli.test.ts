@@ -41,6 +41,18 @@ describe('flywheel gateway (process)', () => {
     ]);
     expect(zero.code).toBe(2);
     expect(zero.stderr).toMatch(/--attempt-timeout: must be more than 0/);
+
+    const keepAlive = await runCli([
+      'gateway',
+      '--backends',
+      'http://127.0.0.1:1',
+      '--keep-alive-timeout',
+      '1s',
+      '--deadline',
+      '5s',
+    ]);
+    expect(keepAlive.code).toBe(2);
+    expect(keepAlive.stderr).toMatch(/--keep-alive-timeout: must be longer than --deadline \(5000 ms\)/);
   });
 
   it('says so when its port is taken', async () => {

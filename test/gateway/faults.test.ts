@@ -2,6 +2,7 @@
 // servers standing in for `flywheel serve`, because the fault shapes under test — a connection reset
 // mid-request, a replica that hangs, one that answers 503 or flips its readiness on demand — cannot be
 // produced by a real backend at will. (proxy.test.ts kills real backend processes.)
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/main.js';
@@ -273,5 +274,39 @@ describe('what is forwarded', () => {
     await expect(pending).rejects.toThrow();
     await waitFor(() => gw.forwarder.inFlight === 0, { timeoutMs: 5000, what: 'exchange finished' });
     expect((await call(`${gw.url}/predict`, { body: '{}' })).status).toBe(200);
+  });
+});
+
+describe('client connections', () => {
+  it('closes a keep-alive connection idle past --keep-alive-timeout, never a busy one', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a], { keepAliveTimeout: '400ms', deadline: '300ms', attemptTimeout: '200ms' });
+    const { port } = new URL(gw.url);
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = connect(Number(port), '127.0.0.1', () => resolve(s));
+        s.once('error', reject);
+      });
+    const ask = (s: Socket): Promise<string> =>
+      new Promise((resolve) => {
+        s.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+        s.write('GET /model-info HTTP/1.1\r\nHost: gw\r\n\r\n');
+      });
+    const idle = await open();
+    const busy = await open();
+    const idleClosed = new Promise<number>((resolve) => idle.once('close', () => resolve(Date.now())));
+    const started = Date.now();
+    expect(await ask(idle)).toMatch(/^HTTP\/1\.1 200 OK/);
+    let busyClosed = false;
+    busy.once('close', () => (busyClosed = true));
+    // The busy connection asks every 100 ms while the idle one waits.
+    while (Date.now() - started < 1200) {
+      expect(await ask(busy)).toMatch(/^HTTP\/1\.1 200 OK/);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const closedAt = await idleClosed;
+    expect(closedAt - started).toBeGreaterThanOrEqual(400);
+    expect(busyClosed).toBe(false);
+    busy.destroy();
   });
 });

@@ -1,0 +1,390 @@
+// The gateway against nginx as the load balancer, in front of the same two real `flywheel serve`
+// processes (the default model: a 100-tree forest on 250 synthetic rows), in the same run: requests/s
+// and p50/p99 of the lab's POST /predict with wrk (autocannon if wrk is missing) at 16 and 64
+// connections through the gateway, directly to one backend, and through nginx (worker_processes 1,
+// keep-alive upstream, bench/nginx.conf); the CPU time each balancer spent per request; then the fault
+// run: `kill -9` of one backend 5 s into a 20 s load, through the gateway and through nginx, with the
+// failed-request counts. Prints figures; never fails on a time.
+//
+//   npm run bench:gateway          (builds, then: node bench/gateway.mjs [--duration 10] [--rounds 3])
+//   needs nginx and wrk: apt-get install -y nginx wrk
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { request } from 'undici';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16,64' },
+    'skip-fault': { type: 'boolean', default: false },
+  },
+});
+const duration = Number(values.duration);
+const rounds = Number(values.rounds);
+const warmup = Number(values.warmup);
+const connectionCounts = values.connections.split(',').map(Number);
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.join(here, '..', 'dist', 'cli.js');
+const LAB_BODY =
+  '{"avg_session_duration":30,"visits_per_week":14,"response_rate":4,"feature_usage_depth":6,"user_id":34}';
+
+function which(cmd) {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function versionOf(cmd, args) {
+  try {
+    const r = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return r.split('\n')[0].trim();
+  } catch (err) {
+    return (
+      String(err.stderr ?? err.stdout ?? '')
+        .split('\n')[0]
+        .trim() || 'unknown'
+    );
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await request(url);
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+const children = new Set();
+function launch(file, args) {
+  const proc = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (c) => (err = (err + c).slice(-4000)));
+  proc.stderrTail = () => err;
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
+
+function killAll() {
+  for (const p of children) p.kill('SIGKILL');
+}
+process.on('exit', killAll);
+process.on('SIGINT', () => process.exit(130));
+
+class Backend {
+  constructor(registry, port) {
+    this.registry = registry;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+  }
+  async start() {
+    this.proc = launch(process.execPath, [
+      cli,
+      'serve',
+      '--registry',
+      this.registry,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      '--log-level',
+      'warn',
+    ]);
+    await waitReady(`${this.url}/v2/health/ready`);
+  }
+  kill() {
+    this.proc.kill('SIGKILL');
+  }
+}
+
+/** utime + stime of a process, in clock ticks (Linux); null elsewhere. */
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function childPids(parent) {
+  try {
+    return execFileSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function toMs(s) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2]];
+}
+
+const WRK = which('wrk');
+let luaFile = null;
+
+/** One load run; returns requests/s, p50/p99 (ms), request and failure counts. */
+async function load(url, connections, seconds) {
+  if (WRK) {
+    const out = await new Promise((resolve, reject) => {
+      const p = spawn(WRK, ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaFile, url], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      p.stdout.setEncoding('utf8').on('data', (c) => (text += c));
+      p.stderr.setEncoding('utf8').on('data', (c) => (text += c));
+      p.once('error', reject);
+      p.once('exit', () => resolve(text));
+    });
+    const num = (re) => Number(re.exec(out)?.[1] ?? 0);
+    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+    const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+    return {
+      rps: num(/Requests\/sec:\s+([\d.]+)/),
+      p50: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+      p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+      requests: num(/(\d+) requests in/),
+      non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+      socketErrors,
+      socketDetail: socket ? socket[0] : 'Socket errors: none',
+    };
+  }
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    body: LAB_BODY,
+  });
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    socketErrors: r.errors + r.timeouts,
+    socketDetail: `errors ${r.errors}, timeouts ${r.timeouts}`,
+  };
+}
+
+async function measured(target, connections, seconds) {
+  const before = target.pid() === null ? null : cpuTicks(target.pid());
+  const r = await load(target.url, connections, seconds);
+  const after = target.pid() === null ? null : cpuTicks(target.pid());
+  const cpuUsPerReq =
+    before === null || after === null || r.requests === 0
+      ? null
+      : (((after - before) / CLK_TCK) * 1e6) / r.requests;
+  return { ...r, cpuUsPerReq };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const fmt = (n, d = 0) => (n === null || Number.isNaN(n) ? '—' : n.toFixed(d));
+
+async function main() {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+  const nginx = which('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'flywheel-bench-gateway-'));
+  try {
+    luaFile = path.join(dir, 'predict.lua');
+    await writeFile(
+      luaFile,
+      `wrk.method = "POST"\nwrk.body = '${LAB_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+    );
+    const registry = path.join(dir, 'registry');
+    execFileSync(
+      process.execPath,
+      [cli, 'train', '--registry', registry, '--rows', '250', '--log-level', 'warn'],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+
+    const backends = [new Backend(registry, await freePort()), new Backend(registry, await freePort())];
+    await Promise.all(backends.map((b) => b.start()));
+
+    const gatewayPort = await freePort();
+    const gateway = launch(process.execPath, [
+      cli,
+      'gateway',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(gatewayPort),
+      '--backends',
+      backends.map((b) => b.url).join(','),
+      '--log-level',
+      'warn',
+    ]);
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    await waitReady(`${gatewayUrl}/v2/health/ready`);
+
+    let nginxProc = null;
+    let nginxUrl = null;
+    if (nginx) {
+      const nginxPort = await freePort();
+      const ndir = path.join(dir, 'nginx');
+      await mkdir(ndir, { recursive: true });
+      const conf = (await readFile(path.join(here, 'nginx.conf'), 'utf8'))
+        .replaceAll('__DIR__', ndir)
+        .replaceAll('__PORT__', String(nginxPort))
+        .replaceAll('__BACKEND1__', String(backends[0].port))
+        .replaceAll('__BACKEND2__', String(backends[1].port));
+      await writeFile(path.join(ndir, 'nginx.conf'), conf);
+      nginxProc = launch(nginx, ['-c', path.join(ndir, 'nginx.conf'), '-p', ndir]);
+      nginxUrl = `http://127.0.0.1:${nginxPort}`;
+      await waitReady(`${nginxUrl}/v2/health/ready`);
+    }
+    const nginxWorker = () => (nginxProc ? (childPids(nginxProc.pid)[0] ?? null) : null);
+
+    const targets = [
+      { name: 'gateway', url: `${gatewayUrl}/predict`, pid: () => gateway.pid },
+      { name: 'direct (one backend)', url: `${backends[0].url}/predict`, pid: () => backends[0].proc.pid },
+      ...(nginxUrl ? [{ name: 'nginx (1 worker)', url: `${nginxUrl}/predict`, pid: nginxWorker }] : []),
+    ];
+
+    const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`;
+    console.log('# Gateway benchmark');
+    console.log(`date:     ${new Date().toISOString()}`);
+    console.log(`machine:  ${machine}`);
+    console.log(`node:     ${process.version}`);
+    console.log(
+      `load:     ${WRK ? versionOf(WRK, ['--version']) : 'autocannon (wrk not found)'}, lab POST /predict`,
+    );
+    console.log(
+      `nginx:    ${nginx ? versionOf(nginx, ['-v']) : 'not installed (apt-get install -y nginx): skipped'}`,
+    );
+    console.log(
+      `command:  node bench/gateway.mjs --duration ${duration} --rounds ${rounds} --connections ${connectionCounts.join(',')}`,
+    );
+    console.log(
+      `backends: 2 × flywheel serve (100-tree forest, 250 rows) on ${backends.map((b) => b.port).join(', ')}`,
+    );
+    console.log('');
+
+    for (const t of targets) await load(t.url, 16, warmup);
+
+    const results = new Map();
+    for (let round = 0; round < rounds; round++) {
+      for (const c of connectionCounts) {
+        // Rotate the order each round so that drift on a shared machine does not favour one target.
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+        for (const t of order) {
+          const r = await measured(t, c, duration);
+          const key = `${t.name}@${c}`;
+          results.set(key, [...(results.get(key) ?? []), r]);
+          console.log(
+            `round ${round + 1} c=${c} ${t.name.padEnd(22)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerReq, 1)} µs/req  non-2xx ${r.non2xx}  ${r.socketDetail}`,
+          );
+        }
+      }
+    }
+
+    console.log('\n## Medians over the rounds\n');
+    console.log('| connections | target | req/s | p50 ms | p99 ms | CPU µs/req of that process |');
+    console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+    const med = (key, f) => median(results.get(key).map(f));
+    for (const c of connectionCounts) {
+      for (const t of targets) {
+        const key = `${t.name}@${c}`;
+        console.log(
+          `| ${c} | ${t.name} | ${fmt(med(key, (r) => r.rps))} | ${fmt(
+            med(key, (r) => r.p50),
+            2,
+          )} | ${fmt(
+            med(key, (r) => r.p99),
+            2,
+          )} | ${fmt(
+            med(key, (r) => r.cpuUsPerReq ?? NaN),
+            1,
+          )} |`,
+        );
+      }
+    }
+    if (nginxUrl) {
+      console.log('\nGateway against nginx (target: req/s ≥ 0.9×, p99 ≤ 1.5×):');
+      for (const c of connectionCounts) {
+        const g = `gateway@${c}`;
+        const n = `nginx (1 worker)@${c}`;
+        console.log(
+          `  c=${c}: req/s ${fmt(med(g, (r) => r.rps) / med(n, (r) => r.rps), 2)}×, p99 ${fmt(med(g, (r) => r.p99) / med(n, (r) => r.p99), 2)}×`,
+        );
+      }
+    }
+
+    if (!values['skip-fault']) {
+      console.log('\n## Fault run: kill -9 of one backend 5 s into a 20 s load (16 connections)\n');
+      const victim = backends[1];
+      const faultTargets = targets.filter((t) => t.name !== 'direct (one backend)');
+      for (const t of faultTargets) {
+        const running = load(t.url, 16, 20);
+        await sleep(5000);
+        victim.kill();
+        const r = await running;
+        const failed = r.non2xx + r.socketErrors;
+        console.log(
+          `${t.name.padEnd(18)} ${r.requests} requests, ${fmt(r.rps)} req/s, failed ${failed} (non-2xx ${r.non2xx}, ${r.socketDetail}), p99 ${fmt(r.p99, 2)} ms`,
+        );
+        await victim.start();
+        // Let both balancers take the replica back before the next run.
+        await sleep(6000);
+      }
+    }
+  } finally {
+    killAll();
+    await sleep(200);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
