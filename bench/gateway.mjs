@@ -8,7 +8,7 @@
 //
 //   npm run bench:gateway          (builds, then: node bench/gateway.mjs [--duration 10] [--rounds 3])
 //   needs nginx and wrk: apt-get install -y nginx wrk
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -47,17 +47,15 @@ function which(cmd) {
   }
 }
 
+/** First line a tool prints about its version (nginx -v writes to stderr, wrk --version exits 1). */
 function versionOf(cmd, args) {
-  try {
-    const r = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return r.split('\n')[0].trim();
-  } catch (err) {
-    return (
-      String(err.stderr ?? err.stdout ?? '')
-        .split('\n')[0]
-        .trim() || 'unknown'
-    );
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return (
+    `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? 'unknown'
+  );
 }
 
 function freePort() {
@@ -98,7 +96,15 @@ function launch(file, args) {
 }
 
 function killAll() {
-  for (const p of children) p.kill('SIGKILL');
+  for (const p of children) {
+    // nginx's master must stop its worker itself: a SIGKILLed master leaves the worker running.
+    if (p.isNginx) {
+      for (const pid of childPids(p.pid)) process.kill(pid, 'SIGKILL');
+      p.kill('SIGTERM');
+    } else {
+      p.kill('SIGKILL');
+    }
+  }
 }
 process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
@@ -282,6 +288,7 @@ async function main() {
         .replaceAll('__BACKEND2__', String(backends[1].port));
       await writeFile(path.join(ndir, 'nginx.conf'), conf);
       nginxProc = launch(nginx, ['-c', path.join(ndir, 'nginx.conf'), '-p', ndir]);
+      nginxProc.isNginx = true;
       nginxUrl = `http://127.0.0.1:${nginxPort}`;
       await waitReady(`${nginxUrl}/v2/health/ready`);
     }
