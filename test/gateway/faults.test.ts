@@ -251,6 +251,27 @@ describe('what is forwarded', () => {
     expect(big.json()).toMatchObject({ code: 'FLY_ERR_BODY_TOO_LARGE' });
   });
 
+  it('streams a response larger than the socket buffers to a slow reader, intact', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a]);
+    const { request } = await import('undici');
+    const res = await request(`${gw.url}/v2/big`);
+    expect(res.statusCode).toBe(200);
+    let bytes = 0;
+    let wrong = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      for (const b of chunk) if (b !== 0x61) wrong++;
+      // Read slowly at first so the gateway has to hold the replica back.
+      if (bytes < 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(bytes).toBe(4 * 1024 * 1024);
+    expect(wrong).toBe(0);
+    const head = await call(`${gw.url}/v2/big`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+  });
+
   it('unknown paths are the gateway’s 404; its own routes answer only GET', async () => {
     const [a] = await replicas('a');
     const gw = await gateway([a]);

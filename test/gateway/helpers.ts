@@ -164,6 +164,22 @@ export class FakeReplica {
           .end(JSON.stringify({ ready: this.ready }));
         return;
       }
+      if (req.url === '/v2/big') {
+        // 4 MiB of a repeating pattern, written in 64 KiB chunks: a response far larger than a socket
+        // buffer, to exercise streaming and backpressure through the gateway.
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-replica': this.name });
+        let sent = 0;
+        const chunk = Buffer.alloc(64 * 1024, this.name);
+        const pump = () => {
+          while (sent < 64) {
+            sent++;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       const version = req.headers['x-model-version'];
       if (this.versions !== null && typeof version === 'string' && !this.versions.includes(version)) {
         res
