@@ -46,7 +46,7 @@ const params = forest
     };
 
 let t = performance.now();
-const { model, timings, workers } = await fitModel(train, params, { threads: Number(values.threads) });
+const { model, timings, threads } = await fitModel(train, params, { threads: Number(values.threads) });
 const fitSeconds = (performance.now() - t) / 1000;
 
 const nf = holdout.featureNames.length;
@@ -109,7 +109,7 @@ console.log(
   JSON.stringify({
     fitSeconds,
     timings,
-    workers,
+    threads,
     trees: model.treeCount,
     nodes: model.nodeCount,
     r2: metrics.r2,

@@ -116,7 +116,7 @@ function record(rows, learner, r) {
     console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   }
   console.log(
-    `| ${rows.toLocaleString('en')} | ${learner}${r.workers ? ` (${r.workers} threads)` : ''}${r.iterations ? ` (${r.iterations} iter)` : ''}${r.trees && learner.includes('boosting') ? ` (${r.trees} trees)` : ''} ` +
+    `| ${rows.toLocaleString('en')} | ${learner}${r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''})` : ''}${r.iterations ? ` (${r.iterations} iter)` : ''}${r.trees && learner.includes('boosting') ? ` (${r.trees} trees)` : ''} ` +
       `| ${r.fitSeconds.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.r2.toFixed(4)} | ${r.mae.toFixed(3)} ` +
       `| ${mb(r.artifactBytes)} | ${r.loadMs.toFixed(0)} | ${r.oneRowMicros.toFixed(1)} | ${r.batchMs.toFixed(2)} |`,
   );

@@ -55,7 +55,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   const links = model.nodeLinks;
   const value = model.nodeValue;
   let leaves = 0;
-  for (let i = 0; i < nodes; i++) if (links[4 * i + 2] < 0) leaves++;
+  for (let i = 0; i < nodes; i++) if (links[4 * i + 2] === nf) leaves++;
   const treeNodes: number[] = [];
   for (let t = 0; t < model.treeCount; t++) {
     const end = t + 1 < model.treeCount ? model.treeStart[t + 1] : nodes;
@@ -90,7 +90,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   const binOut = new Uint8Array(nodes - leaves);
   for (let i = 0, leaf = 0, split = 0; i < nodes; i++) {
     const f = links[4 * i + 2];
-    if (f < 0) {
+    if (f === nf) {
       featureOut[i] = leafMarker;
       leafValues[leaf++] = value[2 * i];
     } else {
@@ -237,15 +237,15 @@ function linkTrees(
     for (; node < end; node++) {
       // Preorder: after an internal node comes its left child; after a leaf, the right child of
       // the nearest internal node still waiting for one.
-      if (node > start && links[4 * node - 2] < 0) {
+      if (node > start && links[4 * node - 2] === nf) {
         if (top === 0) return `tree ${t} has nodes after its last leaf`;
         links[4 * pending[--top] + 3] = node;
       }
       const f = features[node];
       if (f === leafMarker) {
         if (leaf >= leafValues.length) return `more leaves than the ${leafValues.length} the header declares`;
-        links[4 * node + 2] = -1;
-        links[4 * node + 3] = -1;
+        links[4 * node + 2] = nf; // a leaf loops to itself (see ensemble.ts)
+        links[4 * node + 3] = node;
         value[2 * node] = leafValues[leaf++];
       } else {
         if (f >= nf) return `tree ${t} node ${node - start} splits on feature ${f} of ${nf}`;
@@ -259,7 +259,7 @@ function linkTrees(
         pending[top++] = node;
       }
     }
-    if (top !== 0 || links[4 * end - 2] >= 0) return `tree ${t} is incomplete: a split lacks a right child`;
+    if (top !== 0 || links[4 * end - 2] !== nf) return `tree ${t} is incomplete: a split lacks a right child`;
   }
   if (leaf !== leafValues.length || split !== bins.length)
     return 'node and leaf counts do not match the header';

@@ -1,7 +1,14 @@
 // The predictor: a trained tree ensemble flattened into one typed-array block. Each node is 16 bytes
-// — a float64 (the split threshold, or the leaf value) and two int32 (feature, −1 for a leaf; right
-// child) — laid out in preorder so a node's left child is the next 16 bytes. One prediction walks
-// these arrays with no allocation; thresholds are raw feature values, so inputs are never binned.
+// — a float64 (the split threshold, or the leaf value) and two int32 (feature; right child) — laid
+// out in preorder so a node's left child is the next 16 bytes. Thresholds are raw feature values, so
+// inputs are never binned. One prediction walks these arrays with no allocation.
+//
+// A full-depth forest on 100,000 rows is 10 million nodes (160 MB): a walk is a chain of cache
+// misses, each waiting for the one before. So trees are walked 8 at a time, in lockstep, whose
+// misses overlap (3–4× faster than one tree after another). For that, a leaf is a node that loops
+// to itself: its feature is the extra, always-NaN slot `featureCount` of the row buffer, so the
+// comparison fails and the walk takes the "right child", which is the leaf itself.
+//
 // This file never imports the grower: a served model carries no training code.
 import type { FitParams } from './params.js';
 import type { Algorithm, Predictor } from './types.js';
@@ -43,9 +50,14 @@ export class TreeEnsemble implements Predictor {
   readonly treeStart: Int32Array;
   /** Per node: [2i] threshold or leaf value. */
   readonly nodeValue: Float64Array;
-  /** Per node: [4i+2] feature (−1 = leaf), [4i+3] right child. Same memory as nodeValue. */
+  /**
+   * Per node: [4i+2] feature, or the feature count for a leaf; [4i+3] right child (itself for a
+   * leaf). Same memory as nodeValue.
+   */
   readonly nodeLinks: Int32Array;
   private readonly scale: number;
+  /** The row being predicted, plus the NaN slot that leaves compare against. */
+  private readonly row: Float64Array;
 
   /** Use `TreeEnsemble.fromTrees` or `decodeArtifact`; the block is trusted here. */
   constructor(info: EnsembleInfo, treeStart: Int32Array, block: ArrayBuffer) {
@@ -60,6 +72,8 @@ export class TreeEnsemble implements Predictor {
     this.nodeValue = new Float64Array(block);
     this.nodeLinks = new Int32Array(block);
     this.scale = info.aggregation === 'mean' ? 1 / treeStart.length : 1;
+    this.row = new Float64Array(info.featureNames.length + 1);
+    this.row[info.featureNames.length] = NaN;
   }
 
   static fromTrees(info: EnsembleInfo, trees: readonly TreeNodes[]): TreeEnsemble {
@@ -69,17 +83,19 @@ export class TreeEnsemble implements Predictor {
     const value = new Float64Array(block);
     const links = new Int32Array(block);
     const treeStart = new Int32Array(trees.length);
+    const leaf = info.featureNames.length;
     let at = 0;
     trees.forEach((t, ti) => {
       treeStart[ti] = at;
       for (let i = 0; i < t.feature.length; i++) {
         const f = t.feature[i];
         const n = at + i;
-        links[4 * n + 2] = f;
         if (f < 0) {
+          links[4 * n + 2] = leaf;
+          links[4 * n + 3] = n;
           value[2 * n] = t.value[i];
-          links[4 * n + 3] = -1;
         } else {
+          links[4 * n + 2] = f;
           value[2 * n] = info.thresholds[f][t.bin[i]];
           links[4 * n + 3] = at + t.right[i];
         }
@@ -97,20 +113,23 @@ export class TreeEnsemble implements Predictor {
     return this.nodeValue.length / 2;
   }
 
+  /** Whether node i is a leaf. */
+  isLeaf(i: number): boolean {
+    return this.nodeLinks[4 * i + 2] === this.featureNames.length;
+  }
+
   predictRow(x: ArrayLike<number>): number {
+    const nf = this.featureNames.length;
+    const row = this.row;
+    for (let f = 0; f < nf; f++) row[f] = x[f];
     const value = this.nodeValue;
     const links = this.nodeLinks;
     const starts = this.treeStart;
+    const trees = starts.length;
     let total = 0;
-    for (let t = 0; t < starts.length; t++) {
-      let i = starts[t];
-      let f = links[4 * i + 2];
-      while (f >= 0) {
-        i = x[f] <= value[2 * i] ? i + 1 : links[4 * i + 3];
-        f = links[4 * i + 2];
-      }
-      total += value[2 * i];
-    }
+    let t = 0;
+    for (; t + 8 <= trees; t += 8) total = walk8(value, links, starts, t, row, nf, total);
+    for (; t < trees; t++) total += value[2 * walk1(value, links, starts[t], row, nf)];
     return this.base + total * this.scale;
   }
 
@@ -128,20 +147,98 @@ export class TreeEnsemble implements Predictor {
     const value = this.nodeValue;
     const links = this.nodeLinks;
     const starts = this.treeStart;
-    // Tree by tree, so that one tree's upper levels stay in cache for the whole batch.
-    for (let t = 0; t < starts.length; t++) {
-      const root = starts[t];
+    const trees = starts.length;
+    const row = this.row;
+    // Eight trees at a time over all rows, so those trees' upper levels stay in cache for the batch.
+    // Each row still adds its trees in the order predictRow does: the two give identical results.
+    let t = 0;
+    for (; t + 8 <= trees; t += 8) {
       for (let r = 0, off = 0; r < n; r++, off += nf) {
-        let i = root;
-        let f = links[4 * i + 2];
-        while (f >= 0) {
-          i = x[off + f] <= value[2 * i] ? i + 1 : links[4 * i + 3];
-          f = links[4 * i + 2];
-        }
-        result[r] += value[2 * i];
+        for (let f = 0; f < nf; f++) row[f] = x[off + f];
+        result[r] = walk8(value, links, starts, t, row, nf, result[r]);
+      }
+    }
+    for (; t < trees; t++) {
+      for (let r = 0, off = 0; r < n; r++, off += nf) {
+        for (let f = 0; f < nf; f++) row[f] = x[off + f];
+        result[r] += value[2 * walk1(value, links, starts[t], row, nf)];
       }
     }
     for (let r = 0; r < n; r++) result[r] = this.base + result[r] * this.scale;
     return result;
   }
+}
+
+/** The leaf that `row` reaches in the tree rooted at `i`. */
+function walk1(value: Float64Array, links: Int32Array, i: number, row: Float64Array, leaf: number): number {
+  let f = links[4 * i + 2];
+  while (f !== leaf) {
+    i = row[f] <= value[2 * i] ? i + 1 : links[4 * i + 3];
+    f = links[4 * i + 2];
+  }
+  return i;
+}
+
+/**
+ * `total` plus the leaves of trees t..t+7 for `row`, added in tree order. The eight walks advance in
+ * lockstep until all eight stand on leaves (which loop to themselves), so their memory reads overlap.
+ */
+function walk8(
+  value: Float64Array,
+  links: Int32Array,
+  starts: Int32Array,
+  t: number,
+  row: Float64Array,
+  leaf: number,
+  total: number,
+): number {
+  let a = starts[t];
+  let b = starts[t + 1];
+  let c = starts[t + 2];
+  let d = starts[t + 3];
+  let e = starts[t + 4];
+  let g = starts[t + 5];
+  let h = starts[t + 6];
+  let j = starts[t + 7];
+  for (;;) {
+    const fa = links[4 * a + 2];
+    const fb = links[4 * b + 2];
+    const fc = links[4 * c + 2];
+    const fd = links[4 * d + 2];
+    const fe = links[4 * e + 2];
+    const fg = links[4 * g + 2];
+    const fh = links[4 * h + 2];
+    const fj = links[4 * j + 2];
+    if (
+      fa === leaf &&
+      fb === leaf &&
+      fc === leaf &&
+      fd === leaf &&
+      fe === leaf &&
+      fg === leaf &&
+      fh === leaf &&
+      fj === leaf
+    ) {
+      break;
+    }
+    a = row[fa] <= value[2 * a] ? a + 1 : links[4 * a + 3];
+    b = row[fb] <= value[2 * b] ? b + 1 : links[4 * b + 3];
+    c = row[fc] <= value[2 * c] ? c + 1 : links[4 * c + 3];
+    d = row[fd] <= value[2 * d] ? d + 1 : links[4 * d + 3];
+    e = row[fe] <= value[2 * e] ? e + 1 : links[4 * e + 3];
+    g = row[fg] <= value[2 * g] ? g + 1 : links[4 * g + 3];
+    h = row[fh] <= value[2 * h] ? h + 1 : links[4 * h + 3];
+    j = row[fj] <= value[2 * j] ? j + 1 : links[4 * j + 3];
+  }
+  return (
+    total +
+    value[2 * a] +
+    value[2 * b] +
+    value[2 * c] +
+    value[2 * d] +
+    value[2 * e] +
+    value[2 * g] +
+    value[2 * h] +
+    value[2 * j]
+  );
 }
