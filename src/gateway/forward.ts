@@ -92,7 +92,7 @@ const kExchange = Symbol('flywheel.exchange');
 type RequestWithExchange = IncomingMessage & { [kExchange]?: Exchange };
 type ResponseWithExchange = ServerResponse & { [kExchange]?: Exchange };
 
-/** Thrown into an attempt that ran out of time; its onError recognises it. */
+/** The reason an abandoned attempt is cancelled with (its later onError is ignored). */
 class AttemptTimeoutError extends Error {
   readonly code = 'FLY_ATTEMPT_TIMEOUT';
 }
@@ -144,9 +144,9 @@ export class Forwarder {
         ex.fail('FLY_ERR_BODY_TOO_LARGE', `request body is larger than ${this.options.bodyLimit} bytes`);
         return;
       }
-      // The body usually arrived in the same read as the headers and is pushed into `req` right after
-      // this handler returns: read it in a microtask, once for every request of this read, rather
-      // than through 'data'/'end' events.
+      // The body usually arrived in the same read as the headers; node:http pushes it into `req`
+      // after this handler returns. Take it once this I/O phase is over (one setImmediate for all
+      // the requests read in it) rather than through 'data'/'end' events: measurably cheaper.
       pendingBodies.push(ex);
       if (pendingBodies.length === 1) setImmediate(readPendingBodies);
     } else {
@@ -301,12 +301,13 @@ class Exchange extends Timed implements RequestHead {
 
   /** The one place a request is sent to a replica. A fallback is not a retry: it uses no try. */
   forward(replica: Replica, isTry = true): void {
+    // The deadline list must stay in time order: the arrival time is reused for the first attempt of
+    // a request without a body, sent before anything else could run.
+    const now = this.attempt === null && this.body === null ? this.startedAt : performance.now();
     if (isTry) this.tries++;
     const attempt = new Attempt(this, replica);
     this.attempt = attempt;
     this.plan.balancer.onRequestStart(replica);
-    // The list must stay in time order: the arrival time is reused only when nothing ran since.
-    const now = this.tries === 1 && this.body === null ? this.startedAt : performance.now();
     this.fwd.attemptTimeouts.add(attempt, now);
     const opts: Dispatcher.DispatchOptions = {
       path: this.req.url ?? '/',
