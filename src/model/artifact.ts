@@ -27,6 +27,8 @@ const MAGIC = 'FLYWTREE';
 const PREFIX = 16;
 const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 const MAX_FEATURES = 65_535;
+/** 2^28 nodes of 16 bytes = 4 GB in memory: far above a million-row forest (about 10^8 nodes). */
+const MAX_NODES = 2 ** 28;
 
 export interface ArtifactHeader {
   format: typeof ARTIFACT_FORMAT;
@@ -313,7 +315,8 @@ function parseHeader(raw: Uint8Array): ArtifactHeader {
     );
   }
   const nodes = (treeNodes as number[]).reduce((a, b) => a + b, 0);
-  if (nodes * NODE_BYTES > 2 ** 31) invalid(`artifact declares ${nodes} nodes: more than a model may hold`);
+  if (nodes > MAX_NODES)
+    invalid(`artifact declares ${nodes} nodes: more than a model may hold (${MAX_NODES})`);
   if (!isCount(o.leaves) || o.leaves < treeNodes.length || o.leaves > nodes)
     invalid('leaves must count the trees’ leaves');
   if ((nodes + treeNodes.length) / 2 !== o.leaves) invalid('leaves do not match the trees’ node counts');

@@ -137,7 +137,7 @@ describe('malformed artifacts', () => {
       [{ treeNodes: [] }, /treeNodes/],
       [{ treeNodes: [2, 4] }, /treeNodes/],
       [{ treeNodes: 'many' }, /treeNodes/],
-      [{ treeNodes: [2 ** 31 - 1] }, /nodes: more than/],
+      [{ treeNodes: [2 ** 29 + 1] }, /nodes: more than/],
       [{ leaves: 1 }, /leaves/],
       [{ thresholdCounts: [1, 2] }, /thresholdCounts/],
       [{ thresholdCounts: [300, 0, 0] }, /thresholdCounts/],

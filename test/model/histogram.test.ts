@@ -2,7 +2,7 @@
 // subtracting, the split search, and whole trees (histogram path, presorted path, and a brute-force
 // CART that tries every threshold on the raw values).
 import { describe, expect, it } from 'vitest';
-import { binDataset } from '../../src/model/binning.js';
+import { binColumn, binDataset, binOf } from '../../src/model/binning.js';
 import { TreeGrower, type FlatTree } from '../../src/model/grower.js';
 import {
   buildHistogram,
@@ -321,5 +321,42 @@ describe('tree growth', () => {
       { maxDepth: 0, minSamplesLeaf: 1, maxLeaves: 9, featuresPerSplit: 3 },
     ).tree;
     expect(tree.feature.filter((f) => f < 0).length).toBe(9);
+  });
+});
+
+describe('binning', () => {
+  it('the branch-free column binning agrees with the binary search, edges included', () => {
+    const rng = new Rng(12);
+    for (const edgesCount of [0, 1, 2, 7, 100, 254]) {
+      const edges = Float64Array.from({ length: edgesCount }, () => rng.normal(0, 10)).sort();
+      const values = Float64Array.from({ length: 2000 }, (_, i) =>
+        i % 5 === 0 && edgesCount > 0 ? edges[rng.nextInt(edgesCount)] : rng.normal(0, 12),
+      );
+      values[0] = -Infinity;
+      values[1] = Infinity;
+      const out = new Uint8Array(values.length);
+      binColumn(values, values.length, edges, out);
+      expect([...out]).toEqual([...values].map((v) => binOf(edges, v)));
+      for (let i = 0; i < values.length; i++) {
+        // Bin b holds edges[b-1] < v <= edges[b]: what `v <= threshold` means at prediction.
+        if (out[i] > 0) expect(values[i]).toBeGreaterThan(edges[out[i] - 1]);
+        if (out[i] < edgesCount) expect(values[i]).toBeLessThanOrEqual(edges[out[i]]);
+      }
+    }
+  });
+
+  it('uses midpoints between distinct values when there are few, quantiles otherwise', () => {
+    const few = binDataset([Float64Array.from([3, 1, 2, 2, 5])], 5, { seed: 1 });
+    expect([...few.thresholds[0]]).toEqual([1.5, 2.5, 4]);
+    expect([...few.columns[0]]).toEqual([2, 0, 1, 1, 3]);
+    const rng = new Rng(3);
+    const many = Float64Array.from({ length: 10_000 }, () => rng.next());
+    const binned = binDataset([many], many.length, { seed: 1 });
+    expect(binned.thresholds[0].length).toBe(254);
+    const counts = new Array<number>(255).fill(0);
+    for (const b of binned.columns[0]) counts[b]++;
+    // Quantile bins: each holds about 10,000 / 255 rows.
+    expect(Math.min(...counts)).toBeGreaterThan(20);
+    expect(Math.max(...counts)).toBeLessThan(60);
   });
 });
