@@ -178,6 +178,17 @@ describe('ejection and re-admission', () => {
     expect(seen).toEqual(new Set(['a', 'b']));
   });
 
+  it('a replica whose readiness check hangs is taken out after ejectAfter timed-out checks', async () => {
+    const [a, b] = await replicas('a', 'b');
+    const gw = await gateway([a, b], { healthInterval: '50ms', healthTimeout: '100ms', ejectAfter: '2' });
+    a.ready = 'hang';
+    await waitFor(() => stateOf(gw, a) === 'unhealthy', { timeoutMs: 5000, what: 'a unhealthy' });
+    const snapshot = gw.balancer.stats().replicas.find((r) => r.url === a.url)!;
+    expect(snapshot.last_error).toBe('readiness check took longer than 100 ms');
+    expect(await metric(gw, `flywheel_gateway_replica_state{replica="${a.url}",state="unhealthy"}`)).toBe(1);
+    expect((await call(`${gw.url}/predict`, { body: '{}' })).json().replica).toBe('b');
+  });
+
   it('nothing healthy: 503 JSON at once and readiness 503; recovery when a replica is ready again', async () => {
     const [a, b] = await replicas('a', 'b');
     const gw = await gateway([a, b], { healthInterval: '100ms', readmitAfter: '1' });

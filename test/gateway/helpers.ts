@@ -87,7 +87,8 @@ export interface SeenRequest {
 export class FakeReplica {
   readonly name: string;
   mode: FakeMode = 'ok';
-  ready = true;
+  /** Readiness: answers 200, 503, or (`hang`) never answers. */
+  ready: boolean | 'hang' = true;
   slowMs = 300;
   /** When set, a request asking for another `x-model-version` gets 404 (a version not loaded here). */
   versions: string[] | null = null;
@@ -158,6 +159,7 @@ export class FakeReplica {
         body,
       });
       if (req.url === '/v2/health/ready') {
+        if (this.ready === 'hang') return;
         const status = this.ready ? 200 : 503;
         res
           .writeHead(status, { 'content-type': 'application/json' })
