@@ -14,6 +14,8 @@ export class IdleConnections {
   #now = Date.now();
   readonly #sockets = new Set<StampedSocket>();
   #timer: NodeJS.Timeout | null = null;
+  /** Sweep period; also how stale a stamp can be, so it is added to the idle time before closing. */
+  readonly #periodMs: number;
 
   /**
    * `idleMs` must exceed the longest a request can take (the gateway's deadline): a connection whose
@@ -21,6 +23,7 @@ export class IdleConnections {
    */
   constructor(server: http.Server, idleMs: number) {
     this.idleMs = idleMs;
+    this.#periodMs = Math.min(1000, Math.max(10, Math.floor(idleMs / 4)));
     server.on('connection', (socket: StampedSocket) => {
       socket[kLastRequest] = this.#now;
       this.#sockets.add(socket);
@@ -39,14 +42,15 @@ export class IdleConnections {
 
   start(): void {
     if (this.#timer !== null) return;
-    this.#timer = setInterval(() => this.sweep(Date.now()), Math.min(1000, Math.max(10, this.idleMs / 4)));
+    this.#timer = setInterval(() => this.sweep(Date.now()), this.#periodMs);
     this.#timer.unref();
   }
 
   sweep(now: number): void {
     this.#now = now;
     for (const socket of this.#sockets) {
-      if (now - (socket[kLastRequest] ?? now) > this.idleMs) socket.destroy();
+      // A stamp lags the real time by up to one period: never close before idleMs of true idleness.
+      if (now - (socket[kLastRequest] ?? now) > this.idleMs + this.#periodMs) socket.destroy();
     }
   }
 
