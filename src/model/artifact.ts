@@ -17,7 +17,6 @@
 import * as zlib from 'node:zlib';
 import { FlywheelError } from '../errors.js';
 import { NODE_BYTES, TreeEnsemble, type Aggregation } from './ensemble.js';
-import { binOf } from './binning.js';
 import { validateFitParams, type FitParams } from './params.js';
 import type { Algorithm } from './types.js';
 
@@ -88,6 +87,9 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   out.set(headerBytes, PREFIX);
   // Payload sections; out is fresh and payloadStart a multiple of 8, so float64 views line up.
   const leafValues = new Float64Array(leaves);
+  // Each feature's edges padded to 256 with +Infinity, for edgeIndex.
+  const padded = new Float64Array(256 * nf).fill(Infinity);
+  model.thresholds.forEach((t, f) => padded.set(t, 256 * f));
   const featureOut = featureBytes === 1 ? new Uint8Array(nodes) : new Uint16Array(nodes);
   const binOut = new Uint8Array(nodes - leaves);
   for (let i = 0, leaf = 0, split = 0; i < nodes; i++) {
@@ -97,7 +99,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
       leafValues[leaf++] = value[2 * i];
     } else {
       featureOut[i] = f;
-      binOut[split++] = binOf(model.thresholds[f], value[2 * i]);
+      binOut[split++] = edgeIndex(padded, f, value[2 * i]);
     }
   }
   let at = payloadStart;
@@ -344,6 +346,21 @@ function parseHeader(raw: Uint8Array): ArtifactHeader {
     thresholdCounts: counts as number[],
     featureBytes,
   };
+}
+
+/** Which of feature f's edges `threshold` is (branch-free search; see binning.ts binColumn). */
+function edgeIndex(padded: Float64Array, f: number, threshold: number): number {
+  const base = 256 * f;
+  let b = 0;
+  b += +(padded[base + b + 127] < threshold) << 7;
+  b += +(padded[base + b + 63] < threshold) << 6;
+  b += +(padded[base + b + 31] < threshold) << 5;
+  b += +(padded[base + b + 15] < threshold) << 4;
+  b += +(padded[base + b + 7] < threshold) << 3;
+  b += +(padded[base + b + 3] < threshold) << 2;
+  b += +(padded[base + b + 1] < threshold) << 1;
+  b += +(padded[base + b] < threshold);
+  return b;
 }
 
 function isCount(n: unknown): n is number {

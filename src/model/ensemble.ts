@@ -83,25 +83,29 @@ export class TreeEnsemble implements Predictor {
     const value = new Float64Array(block);
     const links = new Int32Array(block);
     const treeStart = new Int32Array(trees.length);
-    const leaf = info.featureNames.length;
+    // All features' bin edges end to end, so the copy below indexes one array.
+    const edgeStart = new Int32Array(info.thresholds.length + 1);
+    info.thresholds.forEach((t, f) => (edgeStart[f + 1] = edgeStart[f] + t.length));
+    const edges = new Float64Array(edgeStart[info.thresholds.length]);
+    info.thresholds.forEach((t, f) => edges.set(t, edgeStart[f]));
     let at = 0;
-    trees.forEach((t, ti) => {
+    for (let ti = 0; ti < trees.length; ti++) {
+      const t = trees[ti];
       treeStart[ti] = at;
-      for (let i = 0; i < t.feature.length; i++) {
-        const f = t.feature[i];
-        const n = at + i;
-        if (f < 0) {
-          links[4 * n + 2] = leaf;
-          links[4 * n + 3] = n;
-          value[2 * n] = t.value[i];
-        } else {
-          links[4 * n + 2] = f;
-          value[2 * n] = info.thresholds[f][t.bin[i]];
-          links[4 * n + 3] = at + t.right[i];
-        }
-      }
+      copyTree(
+        t.feature,
+        t.bin,
+        t.value,
+        t.right,
+        at,
+        info.featureNames.length,
+        edges,
+        edgeStart,
+        value,
+        links,
+      );
       at += t.feature.length;
-    });
+    }
     return new TreeEnsemble(info, treeStart, block);
   }
 
@@ -166,6 +170,33 @@ export class TreeEnsemble implements Predictor {
     }
     for (let r = 0; r < n; r++) result[r] = this.base + result[r] * this.scale;
     return result;
+  }
+}
+
+/** Writes one grown tree into the node block at node `at` (a plain function: it runs per node). */
+function copyTree(
+  feature: Int32Array,
+  bin: Uint8Array,
+  leafValue: Float64Array,
+  right: Int32Array,
+  at: number,
+  leaf: number,
+  edges: Float64Array,
+  edgeStart: Int32Array,
+  value: Float64Array,
+  links: Int32Array,
+): void {
+  for (let i = 0, n = at; i < feature.length; i++, n++) {
+    const f = feature[i];
+    if (f < 0) {
+      links[4 * n + 2] = leaf;
+      links[4 * n + 3] = n;
+      value[2 * n] = leafValue[i];
+    } else {
+      links[4 * n + 2] = f;
+      links[4 * n + 3] = at + right[i];
+      value[2 * n] = edges[edgeStart[f] + bin[i]];
+    }
   }
 }
 

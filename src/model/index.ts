@@ -28,9 +28,12 @@ export { Rng, deriveSeed } from './random.js';
 export type { Dataset, FeatureSchema, HoldoutMetrics, Predictor, Algorithm } from './types.js';
 
 export interface FitOptions {
-  /** Worker threads for the forest; 0 = all cores, 1 = train on the calling thread. */
+  /**
+   * Threads that grow the forest's trees; 0 = all cores, 1 = the calling thread only. Boosting is
+   * sequential and always runs on the calling thread.
+   */
   threads?: number;
-  /** Called after each tree (forest) or boosting round. */
+  /** Called after each tree (forest) or boosting round (early stopping may end before `total`). */
   onProgress?: (done: number, total: number) => void;
   /**
    * Forest with threads > 1: the calling thread grows trees beside its workers (default). False
