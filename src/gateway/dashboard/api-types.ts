@@ -27,6 +27,8 @@ export interface GatewayView {
   readonly started_at: string | null;
   readonly ready: boolean;
   readonly balance: string | null;
+  /** Where the replica list comes from: a static list, a DNS name, the local stack's file. */
+  readonly discovery: string | null;
   /** False when the gateway runs without an admin token: the operator actions are off. */
   readonly admin_enabled: boolean;
   readonly in_flight: number | null;

@@ -27,6 +27,7 @@ export function gatewayFacts(gateway: Gateway): () => GatewayFacts {
       startedAt,
       ready: gateway.ready,
       balance: stats.policy,
+      discovery: gateway.source.description,
       adminEnabled: gateway.config.adminToken !== undefined,
       inFlight: gateway.forwarder.inFlight,
       requestsTotal: gateway.forwarder.requests,

@@ -43,6 +43,7 @@ export interface GatewayFacts {
   readonly startedAt: string | null;
   readonly ready: boolean;
   readonly balance: string | null;
+  readonly discovery: string | null;
   readonly adminEnabled: boolean;
   readonly inFlight: number | null;
   readonly requestsTotal: number | null;
@@ -151,6 +152,7 @@ export class OverviewBuilder {
       started_at: gw.startedAt,
       ready: gw.ready,
       balance: gw.balance,
+      discovery: gw.discovery,
       admin_enabled: gw.adminEnabled,
       in_flight: gw.inFlight,
       requests_per_s: rates.gateway,

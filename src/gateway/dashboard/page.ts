@@ -170,6 +170,7 @@ tr.broken { background: #fff7f7; }
 .empty strong { color: var(--fg); font-weight: 600; }
 .facts { display: flex; gap: 4px 18px; flex-wrap: wrap; margin: 0 0 8px; }
 .facts.below { margin: 10px 0 0; font-size: 12.5px; }
+.detail-line { overflow-wrap: anywhere; }
 .mode-line { margin: 0 0 8px; }
 .split-bar { display: flex; height: 14px; border-radius: 7px; overflow: hidden; background: var(--line); }
 .seg { display: block; height: 100%; transition: width .4s; }

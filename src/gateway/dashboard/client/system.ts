@@ -169,6 +169,13 @@ export function renderSystem(ov: Overview, now: number): void {
         `${ov.replicas.length} replica${ov.replicas.length === 1 ? '' : 's'}, ${healthy} healthy`,
       ),
       ov.gateway.balance ? h('span', null, `balancing: ${ov.gateway.balance}`) : null,
+      ov.gateway.discovery
+        ? h(
+            'span',
+            { class: 'detail-line', title: ov.gateway.discovery },
+            `replicas from ${ov.gateway.discovery}`,
+          )
+        : null,
     ),
   );
   if (ov.replicas.length === 0) {
