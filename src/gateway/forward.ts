@@ -235,7 +235,12 @@ class Exchange extends Timed implements RequestHead {
   /** Takes the body if it is all here, else listens for the rest. */
   readBody(): void {
     const req = this.req;
-    if (req.complete && !this.done) {
+    if (this.done) return;
+    if (req.destroyed && !req.complete) {
+      this.clientGone(); // it went away before its body was in
+      return;
+    }
+    if (req.complete) {
       const body = req.read() as Buffer | null;
       if (body !== null) this.addBody(body);
       this.bodyComplete();

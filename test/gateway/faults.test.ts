@@ -293,6 +293,20 @@ describe('what is forwarded', () => {
     expect((await call(`${gw.url}/status`, { method: 'DELETE' })).status).toBe(404);
   });
 
+  it('a client that goes away halfway through its body is forgotten at once, nothing forwarded', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a], { deadline: '30s', keepAliveTimeout: '60s' });
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      'POST /predict HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"half":',
+    );
+    await waitFor(() => gw.forwarder.inFlight === 1, { timeoutMs: 5000, what: 'request in' });
+    socket.destroy();
+    await waitFor(() => gw.forwarder.inFlight === 0, { timeoutMs: 5000, what: 'exchange dropped' });
+    expect(a.traffic).toHaveLength(0);
+  });
+
   it('a client that goes away mid-request does not leak the exchange', async () => {
     const [a] = await replicas('a');
     a.mode = 'slow';
