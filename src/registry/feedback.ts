@@ -72,9 +72,97 @@ export interface AcceptedFeedback {
   readonly predictions: readonly JoinedPrediction[];
 }
 
-interface IndexEntry {
-  readonly predictions: JoinedPrediction[];
-  actual?: number;
+/**
+ * The last `size` request ids with their predictions and feedback, in flat ring arrays: one Map entry
+ * and no object per request, so a full index (100,000 ids) costs the garbage collector little. The
+ * slot a new id takes holds the oldest id, which is forgotten. A second prediction for an id (the
+ * candidate's answer to a mirrored request) goes to a small side map.
+ */
+class RecentPredictions {
+  readonly #size: number;
+  readonly #slotOf = new Map<string, number>();
+  readonly #ids: (string | undefined)[] = [];
+  readonly #version: Int32Array;
+  readonly #prediction: Float64Array;
+  readonly #shadow: Uint8Array;
+  /** NaN: no feedback yet. */
+  readonly #actual: Float64Array;
+  readonly #extra = new Map<string, JoinedPrediction[]>();
+  readonly #versionIds = new Map<string, number>();
+  readonly #versionNames: string[] = [];
+  #next = 0;
+
+  constructor(size: number) {
+    this.#size = size;
+    this.#version = new Int32Array(size);
+    this.#prediction = new Float64Array(size);
+    this.#shadow = new Uint8Array(size);
+    this.#actual = new Float64Array(size);
+  }
+
+  #slot(id: string): number {
+    let slot = this.#slotOf.get(id);
+    if (slot !== undefined) return slot;
+    slot = this.#next;
+    this.#next = slot + 1 === this.#size ? 0 : slot + 1;
+    const old = this.#ids[slot];
+    if (old !== undefined) {
+      this.#slotOf.delete(old);
+      if (this.#extra.size > 0) this.#extra.delete(old);
+    }
+    this.#ids[slot] = id;
+    this.#slotOf.set(id, slot);
+    this.#version[slot] = -1;
+    this.#actual[slot] = NaN;
+    return slot;
+  }
+
+  add(id: string, version: string, prediction: number, shadow: boolean): void {
+    const slot = this.#slot(id);
+    if (this.#version[slot] !== -1) {
+      const more = this.#extra.get(id);
+      const p = { version, prediction, shadow };
+      if (more) more.push(p);
+      else this.#extra.set(id, [p]);
+      return;
+    }
+    let v = this.#versionIds.get(version);
+    if (v === undefined) {
+      v = this.#versionNames.push(version) - 1;
+      this.#versionIds.set(version, v);
+    }
+    this.#version[slot] = v;
+    this.#prediction[slot] = prediction;
+    this.#shadow[slot] = shadow ? 1 : 0;
+  }
+
+  /** Records feedback seen for an id (kept even before its prediction is known, for de-duplication). */
+  setActual(id: string, actual: number): void {
+    const slot = this.#slot(id);
+    if (Number.isNaN(this.#actual[slot])) this.#actual[slot] = actual;
+  }
+
+  clearActual(id: string): void {
+    const slot = this.#slotOf.get(id);
+    if (slot !== undefined) this.#actual[slot] = NaN;
+  }
+
+  hasActual(id: string): boolean {
+    const slot = this.#slotOf.get(id);
+    return slot !== undefined && !Number.isNaN(this.#actual[slot]);
+  }
+
+  predictions(id: string): JoinedPrediction[] {
+    const slot = this.#slotOf.get(id);
+    if (slot === undefined || this.#version[slot] === -1) return [];
+    const first: JoinedPrediction = {
+      version: this.#versionNames[this.#version[slot]],
+      prediction: this.#prediction[slot],
+      shadow: this.#shadow[slot] === 1,
+    };
+    const more = this.#extra.get(id);
+    return more ? [first, ...more] : [first];
+  }
 }
 
 function sanitiseId(id: string): string {
@@ -141,7 +229,9 @@ export class FeedbackStore {
   readonly #maxFileAgeMs: number;
   readonly #indexSize: number;
   readonly #windowMs: number;
-  readonly #index = new Map<string, IndexEntry>();
+  readonly #index: RecentPredictions;
+  #isoAt = 0;
+  #iso = '';
   /** Files this store wrote: never tailed (their records are indexed as they are written). */
   readonly #ownFiles = new Set<string>();
   /** Other replicas' files: how far each was read, and an unfinished last line. */
@@ -165,6 +255,7 @@ export class FeedbackStore {
     this.#maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
     this.#maxFileAgeMs = options.maxFileAgeMs ?? 3_600_000;
     this.#indexSize = options.indexSize ?? 100_000;
+    this.#index = new RecentPredictions(this.#indexSize);
     this.#windowMs = options.windowMs ?? 24 * 3_600_000;
   }
 
@@ -266,32 +357,25 @@ export class FeedbackStore {
     (this.#stream as fs.WriteStream).write(data, done);
   }
 
-  #remember(requestId: string): IndexEntry {
-    let entry = this.#index.get(requestId);
-    if (entry === undefined) {
-      entry = { predictions: [] };
-      this.#index.set(requestId, entry);
-      if (this.#index.size > this.#indexSize) {
-        // Maps iterate in insertion order: the first key is the oldest.
-        this.#index.delete(this.#index.keys().next().value as string);
-      }
+  /** The time as ISO text, formatted once per millisecond rather than once per line. */
+  #isoNow(): string {
+    const now = Date.now();
+    if (now !== this.#isoAt) {
+      this.#isoAt = now;
+      this.#iso = new Date(now).toISOString();
     }
-    return entry;
+    return this.#iso;
   }
 
   /** Logs one served prediction. Synchronous and buffered: it runs on the request path. */
   logPrediction(p: LoggedPrediction): void {
     const features = p.featuresJson.includes('\n') ? p.featuresJson.replace(/[\r\n]/g, ' ') : p.featuresJson;
     const line =
-      `{"type":"prediction","request_id":${JSON.stringify(p.requestId)},"time":"${new Date().toISOString()}",` +
+      `{"type":"prediction","request_id":${JSON.stringify(p.requestId)},"time":"${this.#isoNow()}",` +
       `"version":${JSON.stringify(p.version)},"prediction":${Number.isFinite(p.prediction) ? p.prediction : null}` +
       `${p.shadow ? ',"shadow":true' : ''},"features":${features}}\n`;
     this.#write(line);
-    this.#remember(p.requestId).predictions.push({
-      version: p.version,
-      prediction: p.prediction,
-      shadow: p.shadow === true,
-    });
+    this.#index.add(p.requestId, p.version, p.prediction, p.shadow === true);
     this.counts.predictions += 1;
   }
 
@@ -348,14 +432,9 @@ export class FeedbackStore {
     }
     if (!isRecord(rec) || typeof rec.request_id !== 'string') return;
     if (rec.type === 'prediction' && typeof rec.version === 'string' && typeof rec.prediction === 'number') {
-      this.#remember(rec.request_id).predictions.push({
-        version: rec.version,
-        prediction: rec.prediction,
-        shadow: rec.shadow === true,
-      });
+      this.#index.add(rec.request_id, rec.version, rec.prediction, rec.shadow === true);
     } else if (rec.type === 'feedback' && typeof rec.actual === 'number') {
-      const entry = this.#remember(rec.request_id);
-      if (entry.actual === undefined) entry.actual = rec.actual;
+      this.#index.setActual(rec.request_id, rec.actual);
     }
   }
 
@@ -372,9 +451,8 @@ export class FeedbackStore {
     const duplicate: string[] = [];
     const seen = new Set<string>();
     for (const { request_id } of items) {
-      const entry = this.#index.get(request_id);
-      if (seen.has(request_id) || entry?.actual !== undefined) duplicate.push(request_id);
-      else if (entry === undefined || entry.predictions.length === 0) unknown.push(request_id);
+      if (seen.has(request_id) || this.#index.hasActual(request_id)) duplicate.push(request_id);
+      else if (this.#index.predictions(request_id).length === 0) unknown.push(request_id);
       seen.add(request_id);
     }
     if (unknown.length > 0) {
@@ -396,9 +474,8 @@ export class FeedbackStore {
     const now = new Date().toISOString();
     let lines = '';
     for (const { request_id, actual } of items) {
-      const entry = this.#index.get(request_id) as IndexEntry;
-      entry.actual = actual;
-      accepted.push({ request_id, actual, predictions: entry.predictions.slice() });
+      this.#index.setActual(request_id, actual);
+      accepted.push({ request_id, actual, predictions: this.#index.predictions(request_id) });
       lines += `{"type":"feedback","request_id":${JSON.stringify(request_id)},"time":"${now}","actual":${actual}}\n`;
     }
     try {
@@ -408,8 +485,7 @@ export class FeedbackStore {
       );
     } catch (err) {
       for (const { request_id } of items) {
-        const entry = this.#index.get(request_id);
-        if (entry) delete entry.actual;
+        this.#index.clearActual(request_id);
       }
       throw new FlywheelError(
         'FLY_ERR_REGISTRY_UNWRITABLE',
