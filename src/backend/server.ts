@@ -303,7 +303,7 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
     },
     async (request, reply) => {
       ctx.metrics.ready.set(ctx.shuttingDown() || ctx.holder.production === undefined ? 0 : 1);
-      const text = await ctx.metrics.registry.metrics();
+      const text = await ctx.metrics.render();
       reply.type(ctx.metrics.registry.contentType).serializer((payload) => payload as string);
       ctx.observe(request, reply);
       return text;
