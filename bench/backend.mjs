@@ -3,7 +3,7 @@
 // and answers a small JSON object, in the same run, with autocannon at 16 and 64 connections; then a
 // 100-instance batch (predictions/s). Prints figures; never fails on a time.
 //
-//   npm run bench:backend    (builds, then: node bench/backend.mjs [--duration 10] [--warmup 2] [--rounds 2])
+//   npm run bench:backend    (builds, then: node bench/backend.mjs [--duration 8] [--warmup 2] [--rounds 3])
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,9 +17,9 @@ import autocannon from 'autocannon';
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const rounds = Number(values.rounds);
