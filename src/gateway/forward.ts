@@ -144,11 +144,12 @@ export class Forwarder {
         ex.fail('FLY_ERR_BODY_TOO_LARGE', `request body is larger than ${this.options.bodyLimit} bytes`);
         return;
       }
-      // The body usually arrived in the same read as the headers; node:http pushes it into `req`
-      // after this handler returns. Take it once this I/O phase is over (one setImmediate for all
-      // the requests read in it) rather than through 'data'/'end' events: measurably cheaper.
-      pendingBodies.push(ex);
-      if (pendingBodies.length === 1) setImmediate(readPendingBodies);
+      (req as RequestWithExchange)[kExchange] = ex;
+      req.on('data', onRequestData);
+      req.on('error', onRequestError);
+      // With a Content-Length the request goes out with its last byte; only a chunked body waits
+      // for 'end' (a tick later).
+      if (ex.chunked) req.on('end', onRequestEnd);
     } else {
       ex.start();
     }
@@ -173,14 +174,6 @@ export class Forwarder {
       for (const w of waiters) w();
     }
   }
-}
-
-let pendingBodies: Exchange[] = [];
-
-function readPendingBodies(): void {
-  const list = pendingBodies;
-  pendingBodies = [];
-  for (const ex of list) ex.readBody();
 }
 
 // Listeners shared by every request (`this` is the emitter), so none is allocated per request.
@@ -232,26 +225,6 @@ class Exchange extends Timed implements RequestHead {
     this.plan = route.plan;
   }
 
-  /** Takes the body if it is all here, else listens for the rest. */
-  readBody(): void {
-    const req = this.req;
-    if (this.done) return;
-    if (req.destroyed && !req.complete) {
-      this.clientGone(); // it went away before its body was in
-      return;
-    }
-    if (req.complete) {
-      const body = req.read() as Buffer | null;
-      if (body !== null) this.addBody(body);
-      this.bodyComplete();
-      return;
-    }
-    (req as RequestWithExchange)[kExchange] = this;
-    req.on('data', onRequestData);
-    req.on('end', onRequestEnd);
-    req.on('error', onRequestError);
-  }
-
   addBody(chunk: Buffer): void {
     if (this.done) return;
     this.bodyBytes += chunk.length;
@@ -261,10 +234,11 @@ class Exchange extends Timed implements RequestHead {
     }
     if (this.body === null) this.body = chunk;
     else (this.bodyParts ??= [this.body]).push(chunk);
+    if (this.bodyBytes === this.contentLength && !this.chunked) this.bodyComplete();
   }
 
   bodyComplete(): void {
-    if (this.done) return;
+    if (this.done || this.attempt !== null) return;
     if (this.bodyParts !== null) this.body = Buffer.concat(this.bodyParts, this.bodyBytes);
     this.bodyParts = null;
     this.start();
