@@ -11,6 +11,105 @@ import type { Rng } from './random.js';
 /** Below this many rows an insertion sort beats a counting sort over 256 bins. */
 const INSERTION_SORT_ROWS = 40;
 
+// Slots of the best-split record (a Float64Array, so that scanList can update it in place).
+const NUM = 0;
+const DEN = 1;
+const CROSS = 2;
+const FEATURE = 3;
+const BIN = 4;
+const NEXT_BIN = 5;
+const LEFT_ROWS = 6;
+const LEFT_WEIGHT = 7;
+const LEFT_SUM = 8;
+
+/**
+ * Scans one feature's list over positions [from, to) of a node (total weight tw, sum ts) and keeps
+ * in `best` the split that beats it: the criterion of split.ts, computed the same way (the tests
+ * compare the two paths). Small functions like this one are optimised sooner by V8, which matters
+ * for the first trees of a fit.
+ */
+function scanList(
+  sorted: Int32Array,
+  sortedBin: Uint8Array,
+  w: Float64Array,
+  wy: Float64Array,
+  from: number,
+  to: number,
+  tw: number,
+  ts: number,
+  minLeaf: number,
+  f: number,
+  best: Float64Array,
+): void {
+  const tr = to - from;
+  let bestNum = best[NUM];
+  let bestDen = best[DEN];
+  let lr = 0;
+  let lw = 0;
+  let ls = 0;
+  let b = sortedBin[from];
+  for (let k = from, last = to - 1; k < last; k++) {
+    const i = sorted[k];
+    lr++;
+    lw += w[i];
+    ls += wy[i];
+    const nb = sortedBin[k + 1];
+    if (b === nb || lr < minLeaf) {
+      b = nb;
+      continue;
+    }
+    if (tr - lr < minLeaf) break;
+    const rw = tw - lw;
+    const cross = ls * rw - (ts - ls) * lw;
+    const num = cross * cross;
+    const den = lw * rw;
+    if (num * bestDen > bestNum * den) {
+      bestNum = num;
+      bestDen = den;
+      best[NUM] = num;
+      best[DEN] = den;
+      best[CROSS] = cross;
+      best[FEATURE] = f;
+      best[BIN] = b;
+      best[NEXT_BIN] = nb;
+      best[LEFT_ROWS] = lr;
+      best[LEFT_WEIGHT] = lw;
+      best[LEFT_SUM] = ls;
+    }
+    b = nb;
+  }
+}
+
+/** Stable partition of one list segment [from, to): rows marked in goLeft first. */
+function partitionList(
+  sorted: Int32Array,
+  sortedBin: Uint8Array,
+  goLeft: Uint8Array,
+  tmp: Int32Array,
+  tmpBin: Uint8Array,
+  from: number,
+  to: number,
+): void {
+  let l = from;
+  let r = 0;
+  // Branch-free (the branch would be a coin flip): write both ways, advance one.
+  for (let k = from; k < to; k++) {
+    const i = sorted[k];
+    const b = sortedBin[k];
+    const g = goLeft[i];
+    sorted[l] = i; // l <= k: this slot has been read already
+    sortedBin[l] = b;
+    tmp[r] = i;
+    tmpBin[r] = b;
+    l += g;
+    r += 1 - g;
+  }
+  for (let k = 0; k < r; k++, l++) {
+    sorted[l] = tmp[k];
+    sortedBin[l] = tmpBin[k];
+  }
+}
+
 export interface SubtreeOptions {
   maxDepth: number;
   minSamplesLeaf: number;
@@ -32,6 +131,8 @@ export class PresortedSubtrees {
   private readonly allFeatures: Int32Array;
   private readonly shuffled: Int32Array;
   private readonly counts = new Int32Array(257);
+  /** The best split found so far in a node (indices below). */
+  private readonly best = new Float64Array(9);
   // Pending nodes of the subtree: id, segment start, segment end, depth; weight, sum.
   private readonly stackInt: Int32Array;
   private readonly stackNum: Float64Array;
@@ -116,59 +217,28 @@ export class PresortedSubtrees {
         order = rng.shuffle(this.shuffled);
       }
 
-      let bestNum = 0;
-      let bestDen = 1;
-      let bestCross = 0;
-      let bestF = -1;
-      let bestB = -1;
-      let bestNext = -1;
-      let bestLR = 0;
-      let bestLW = 0;
-      let bestLS = 0;
+      const best = this.best;
+      best.fill(0);
+      best[DEN] = 1;
+      best[FEATURE] = -1;
       let usable = 0;
       for (let o = 0; o < F && usable < featuresPerSplit; o++) {
         const f = order[o];
         const base = f * cap;
         if (sortedBin[base + s] === sortedBin[base + e - 1]) continue;
         usable++;
-        let lr = 0;
-        let lw = 0;
-        let ls = 0;
-        let b = sortedBin[base + s];
-        for (let k = base + s, last = base + e - 1; k < last; k++) {
-          const i = sorted[k];
-          lr++;
-          lw += w[i];
-          ls += wy[i];
-          const nb = sortedBin[k + 1];
-          if (b === nb || lr < minSamplesLeaf) {
-            b = nb;
-            continue;
-          }
-          if (tr - lr < minSamplesLeaf) break;
-          // The criterion of split.ts, computed the same way (the tests compare the two paths).
-          const rw = tw - lw;
-          const cross = ls * rw - (ts - ls) * lw;
-          const num = cross * cross;
-          const den = lw * rw;
-          if (num * bestDen > bestNum * den) {
-            bestNum = num;
-            bestDen = den;
-            bestCross = cross;
-            bestF = f;
-            bestB = b;
-            bestNext = nb;
-            bestLR = lr;
-            bestLW = lw;
-            bestLS = ls;
-          }
-          b = nb;
-        }
+        scanList(sorted, sortedBin, w, wy, base + s, base + e, tw, ts, minSamplesLeaf, f, best);
       }
-      if (bestF < 0 || !(Math.abs(bestCross) / bestDen > 1e-10 * (Math.abs(ts / tw) + 1))) {
+      const bestF = best[FEATURE];
+      if (bestF < 0 || !(Math.abs(best[CROSS]) / best[DEN] > 1e-10 * (Math.abs(ts / tw) + 1))) {
         store.setLeaf(node, this.leafValue(0, s, e));
         continue;
       }
+      const bestB = best[BIN];
+      const bestNext = best[NEXT_BIN];
+      const bestLR = best[LEFT_ROWS];
+      const bestLW = best[LEFT_WEIGHT];
+      const bestLS = best[LEFT_SUM];
       const mid = s + bestLR;
       const left = store.add(-1, -1);
       const right = store.add(-1, -1);
@@ -187,26 +257,7 @@ export class PresortedSubtrees {
       for (let k = fb + s; k < fb + mid; k++) goLeft[sorted[k]] = 1;
       for (let k = fb + mid; k < fb + e; k++) goLeft[sorted[k]] = 0;
       for (let f = 0; f < F; f++) {
-        if (f === bestF) continue;
-        const base = f * cap;
-        let l = base + s;
-        let r = 0;
-        // Branch-free (the branch would be a coin flip): write both ways, advance one.
-        for (let k = base + s, stop = base + e; k < stop; k++) {
-          const i = sorted[k];
-          const b = sortedBin[k];
-          const g = goLeft[i];
-          sorted[l] = i; // l <= k: this slot has been read already
-          sortedBin[l] = b;
-          tmp[r] = i;
-          tmpBin[r] = b;
-          l += g;
-          r += 1 - g;
-        }
-        for (let k = 0; k < r; k++, l++) {
-          sorted[l] = tmp[k];
-          sortedBin[l] = tmpBin[k];
-        }
+        if (f !== bestF) partitionList(sorted, sortedBin, goLeft, tmp, tmpBin, f * cap + s, f * cap + e);
       }
       // Push right, then left: the left subtree is grown first.
       si[4 * top] = right;
