@@ -106,6 +106,7 @@ export async function trainForest(
   let workerTrees = 0;
   const started: Worker[] = [];
   let failure: unknown = null;
+  let stopping = false; // set when the workers are terminated on purpose: their exit is no failure
   const finished: Promise<void>[] = [];
   if (workerUrl !== null && workers > 0) {
     const data: ForestWorkerData = {
@@ -122,12 +123,14 @@ export async function trainForest(
       finished.push(
         new Promise<void>((resolve, reject) => {
           worker.on('message', (m: ForestWorkerMessage) => {
-            if (m.type === 'tree') {
+            if (m.type === 'done') resolve();
+            else if (trees[m.index] === undefined) {
+              // (Otherwise the calling thread grew that tree too, see below: the same tree.)
               trees[m.index] = m.tree;
               done++;
               workerTrees++;
               onProgress?.(done, total);
-            } else resolve();
+            }
           });
           worker.on('error', reject);
           worker.on('exit', (code) => {
@@ -135,25 +138,37 @@ export async function trainForest(
             else resolve();
           });
         }).catch((err: unknown) => {
+          if (stopping) return;
           failure ??= err;
           Atomics.store(next, 0, total); // the others stop after their current tree
         }),
       );
     }
   }
+  const grow = (trainer: ForestTrainer, index: number) => {
+    trees[index] = trainer.tree(index);
+    done++;
+    onProgress?.(done, total);
+    // Let worker messages, timers and signals through between trees.
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  };
   try {
-    const trainer = new ForestTrainer(binned, target, params);
-    while (callerGrows || workers === 0) {
-      const index = Atomics.add(next, 0, 1);
-      if (index >= total) break;
-      trees[index] = trainer.tree(index);
-      done++;
-      onProgress?.(done, total);
-      // Let worker messages, timers and signals through between trees.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    if (callerGrows || workers === 0) {
+      const trainer = new ForestTrainer(binned, target, params);
+      for (let index = Atomics.add(next, 0, 1); index < total; index = Atomics.add(next, 0, 1)) {
+        await grow(trainer, index);
+      }
+      // No index is left to take, but workers may still be growing their last trees — slowly, if
+      // they are still being compiled or the machine is busy. Grow those here too rather than wait
+      // on them: a tree depends on its index only, so whichever copy comes first is the same tree.
+      for (let index = 0; index < total && failure === null; index++) {
+        if (trees[index] === undefined) await grow(trainer, index);
+      }
+    } else {
+      await Promise.all(finished);
     }
-    await Promise.all(finished);
   } finally {
+    stopping = true;
     await Promise.all(started.map((w) => w.terminate()));
   }
   if (failure !== null) throw failure;
