@@ -106,6 +106,13 @@ try {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** Threads for our forest, trees kept for our boosting, iterations run for scikit-learn's. */
+function detail(learner, r) {
+  if (learner === 'flywheel forest') return ` (${r.threads} thread${r.threads > 1 ? 's' : ''})`;
+  if (learner === 'flywheel boosting') return ` (${r.trees} trees)`;
+  return r.iterations ? ` (${r.iterations} iter)` : '';
+}
+
 function record(rows, learner, r) {
   results.push({ rows, learner, ...r });
   const mb = (b) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 1);
@@ -116,7 +123,7 @@ function record(rows, learner, r) {
     console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   }
   console.log(
-    `| ${rows.toLocaleString('en')} | ${learner}${r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''})` : ''}${r.iterations ? ` (${r.iterations} iter)` : ''}${r.trees && learner.includes('boosting') ? ` (${r.trees} trees)` : ''} ` +
+    `| ${rows.toLocaleString('en')} | ${learner}${detail(learner, r)} ` +
       `| ${r.fitSeconds.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.r2.toFixed(4)} | ${r.mae.toFixed(3)} ` +
       `| ${mb(r.artifactBytes)} | ${r.loadMs.toFixed(0)} | ${r.oneRowMicros.toFixed(1)} | ${r.batchMs.toFixed(2)} |`,
   );
@@ -181,6 +188,12 @@ if (big) {
     );
   }
 }
+console.log(
+  `# load average at end: ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log('');
 console.log('targets:');
 for (const l of lines) console.log(`  ${l}`);
