@@ -305,6 +305,13 @@ async function main() {
     console.log(`date:     ${new Date().toISOString()}`);
     console.log(`machine:  ${machine}`);
     console.log(`node:     ${process.version}`);
+    // Every process here competes for the same cores: other work on the machine moves the figures.
+    console.log(
+      `loadavg:  ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (1/5/15 min, at start)`,
+    );
     console.log(
       `load:     ${WRK ? versionOf(WRK, ['--version']) : 'autocannon (wrk not found)'}, lab POST /predict`,
     );
@@ -368,6 +375,13 @@ async function main() {
         );
       }
     }
+
+    console.log(
+      `\nloadavg at the end of the load runs: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
 
     if (!values['skip-fault']) {
       console.log('\n## Fault run: kill -9 of one backend 5 s into a 20 s load (16 connections)\n');
