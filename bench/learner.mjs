@@ -51,6 +51,13 @@ console.log(
 console.log(
   '# settings: 80/20 split (seed 42), 100 trees, full depth, all features, bootstrap; HGB defaults',
 );
+// Other work on the machine skews every time below (scikit-learn's OpenMP threads suffer most).
+console.log(
+  `# load average at start: ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log('');
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'flywheel-bench-learner-'));
