@@ -252,19 +252,16 @@ export class Experiments {
     const error = o.status === 0 || o.status >= 500;
     let prediction = NaN;
     if (o.status === 200) prediction = predictionOf(o.responseBody);
-    this.stats.observe(version, {
-      latencyMs: o.latencyMs,
-      error,
-      ...(Number.isFinite(prediction) ? { prediction } : {}),
-      ...(o.shadow ? { shadow: true } : {}),
-    });
+    // Plain object literals of one shape (no spreads): this runs once per /predict.
+    const shadow = o.shadow === true;
+    this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, shadow });
     if (Number.isFinite(prediction) && o.requestBody !== '') {
       this.feedback.logPrediction({
         requestId: o.requestId,
         version,
         prediction,
         featuresJson: o.requestBody,
-        ...(o.shadow ? { shadow: true } : {}),
+        shadow,
       });
     }
   }
