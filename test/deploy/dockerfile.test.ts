@@ -108,7 +108,9 @@ describe('deploy/Dockerfile', () => {
     const projects = [...pkg.scripts.build.matchAll(/(?:-p|--project)\s+(\S+)/g)].map((m) => m[1]);
     expect(projects.length, `no tsc -p in the build script: ${pkg.scripts.build}`).toBeGreaterThan(0);
     for (const project of projects) {
-      const file = path.resolve(REPO, project);
+      // `tsc -p <dir>` reads <dir>/tsconfig.json, as tsc itself does.
+      const given = path.resolve(REPO, project);
+      const file = given.endsWith('.json') ? given : path.join(given, 'tsconfig.json');
       const read = ts.readConfigFile(file, ts.sys.readFile);
       expect(read.error, project).toBeUndefined();
       const parsedConfig = ts.parseJsonConfigFileContent(read.config, ts.sys, path.dirname(file));
