@@ -2,6 +2,8 @@
 // SIGINT, then stops gracefully (see Gateway.close) and resolves.
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
+import { mountDashboard } from './dashboard/mount.js';
+import { attachExperiments } from './experiments/wire.js';
 import { Gateway, type GatewayOptions } from './server.js';
 
 export { Gateway } from './server.js';
@@ -14,6 +16,13 @@ export async function startGateway(
   options?: GatewayOptions,
 ): Promise<Gateway> {
   const gateway = new Gateway(config, log, options);
+  // Version routing, feedback, analysis and admin (/predict planner, /experiments, /feedback,
+  // /admin/*), then the dashboard (/ and /dashboard), are layers on the balancer's route table.
+  const experiments = await attachExperiments(gateway);
+  gateway.server.once('close', () => {
+    experiments.close().catch((err: unknown) => log.error({ err }, 'experiments close failed'));
+  });
+  mountDashboard(gateway, { experiments });
   await gateway.start();
   return gateway;
 }
