@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { CLI, cleanEnv, runCli } from '../helpers/stack.js';
-import { call, FakeReplica, waitFor } from './helpers.js';
+import { call, FakeReplica, gatewayTestRegistry, waitFor } from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -70,6 +70,8 @@ describe('flywheel gateway (process)', () => {
       'http://127.0.0.1:1',
       '--health-timeout',
       '200ms',
+      '--registry',
+      gatewayTestRegistry(),
     ]);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
@@ -82,7 +84,18 @@ describe('flywheel gateway (process)', () => {
     const port = await freePort();
     const proc = spawn(
       process.execPath,
-      [CLI, 'gateway', '--host', '127.0.0.1', '--port', String(port), '--backends', replica.url],
+      [
+        CLI,
+        'gateway',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--backends',
+        replica.url,
+        '--registry',
+        gatewayTestRegistry(),
+      ],
       { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';

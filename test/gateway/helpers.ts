@@ -4,6 +4,7 @@
 // hang, answer 503, flip readiness) — small real node:http servers standing in for a replica.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http, { type IncomingHttpHeaders } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import os from 'node:os';
@@ -18,11 +19,32 @@ import { waitFor } from '../helpers/wait.js';
 
 export const quiet = createLogger({ role: 'gateway-test', level: 'silent', pretty: false });
 
+/**
+ * A registry folder for this test process's gateways (routing state, prediction log), so that no
+ * test writes into the checkout's ./.flywheel; removed when the process exits.
+ */
+let testRegistry: string | undefined;
+export function gatewayTestRegistry(): string {
+  if (testRegistry === undefined) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'flywheel-gateway-test-'));
+    testRegistry = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return testRegistry;
+}
+
 /** The gateway's config from flags, as `flywheel gateway` would build it (camelCase flag names). */
 export function gatewayConfig(flags: Record<string, string>): GatewayConfig {
   return loadConfig(
     'gateway',
-    { host: '127.0.0.1', port: '0', logLevel: 'silent', healthInterval: '100ms', ...flags },
+    {
+      host: '127.0.0.1',
+      port: '0',
+      logLevel: 'silent',
+      healthInterval: '100ms',
+      registry: gatewayTestRegistry(),
+      ...flags,
+    },
     {},
   );
 }
