@@ -23,7 +23,12 @@ export async function startGateway(
     experiments.close().catch((err: unknown) => log.error({ err }, 'experiments close failed'));
   });
   mountDashboard(gateway, { experiments });
-  await gateway.start();
+  try {
+    await gateway.start();
+  } catch (err) {
+    await experiments.close();
+    throw err;
+  }
   return gateway;
 }
 
