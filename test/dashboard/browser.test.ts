@@ -224,6 +224,25 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium against flywheel up', () =>
     expect(report.failed, report.failures.join('\n')).toBe(0);
   });
 
+  it('promotes the candidate from the page, which then shows it in the alias history', async () => {
+    const registry = new Registry(stack.registry);
+    const before = await registry.readAliases();
+    expect(before.candidate).not.toBeNull();
+    const reason = '<b>promoted</b> from the dashboard test';
+    await page.click('#promote');
+    await page.fill('#token-input', TOKEN); // the refused token was not kept: asked again
+    await page.fill('#reason-input', reason);
+    await page.click('#dialog-confirm');
+    await page.locator('#action-result.ok').waitFor({ timeout: 10_000 });
+    const after = await registry.readAliases();
+    expect(after).toMatchObject({ production: before.candidate, candidate: null });
+    const newest = page.locator('#history-body li').first();
+    // The reason arrives as text: shown verbatim, never parsed as markup.
+    await expect.poll(() => newest.textContent(), { timeout: 10_000 }).toContain(reason);
+    expect(await newest.locator('b').count()).toBe(0);
+    await expect.poll(() => page.locator('#promote').isDisabled(), { timeout: 10_000 }).toBe(true);
+  });
+
   it('made no request elsewhere and logged no error but the refused token', () => {
     expect(foreign).toEqual([]);
     const unexpected = problems.filter((p) => !(p.phase === 'wrong-token' && /401/.test(p.text)));
