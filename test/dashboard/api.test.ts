@@ -267,7 +267,7 @@ describe('the overview', () => {
     ]);
     expect(stack.runs.map((r) => r.outcome)).toEqual(['running', 'failed', 'succeeded']);
     expect(stack.runs[1]).toMatchObject({ duration_s: 0.9, detail: HOSTILE, version: null });
-    expect(stack.runs[2]).toMatchObject({ version: 'v-first', detail: 'promoted to production' });
+    expect(stack.runs[2]).toMatchObject({ version: 'v-first', detail: 'promoted' });
   });
 
   it('leaves out the state file of a stack that has stopped', async () => {

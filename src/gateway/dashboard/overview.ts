@@ -341,9 +341,7 @@ function stackView(state: StackState): StackView {
       duration_s: finite(r.duration_ms) === null ? null : r.duration_ms / 1000,
       outcome: r.outcome,
       version: r.version,
-      detail:
-        r.message ??
-        (r.promoted === true ? 'promoted to production' : r.promoted === false ? 'not promoted' : null),
+      detail: r.message ?? (r.promoted === true ? 'promoted' : r.promoted === false ? 'not promoted' : null),
     }));
   if (state.schedule.running_since) {
     runs.unshift({

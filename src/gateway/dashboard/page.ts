@@ -74,11 +74,11 @@ export const INDEX_HTML = `<!doctype html>
     <h2 id="registry-h">Registry</h2>
     <div id="versions-body"></div>
   </section>
-  <section class="card span-6" id="trainer" aria-labelledby="trainer-h">
+  <section class="card span-7" id="trainer" aria-labelledby="trainer-h">
     <h2 id="trainer-h">Trainer</h2>
     <div id="trainer-body"></div>
   </section>
-  <section class="card span-6" id="history" aria-labelledby="history-h">
+  <section class="card span-5" id="history" aria-labelledby="history-h">
     <h2 id="history-h">Alias history</h2>
     <div id="history-body"></div>
   </section>

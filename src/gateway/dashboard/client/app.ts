@@ -2,8 +2,8 @@
 // nodes (no HTML strings), keeps the live charts, and runs the operator's actions.
 import type { Overview } from '../api-types.js';
 import { ChartGrid, SeriesStore } from './charts.js';
-import { byId, fill, h } from './dom.js';
-import { aliasBadge, renderAnalysis, renderHistory, renderVersions } from './registry.js';
+import { aliasBadge, byId, fill, h } from './dom.js';
+import { renderAnalysis, renderHistory, renderVersions } from './registry.js';
 import { renderHeader, renderSystem, renderTrainer } from './system.js';
 import { renderTraffic, setUpActions } from './traffic.js';
 
@@ -35,7 +35,12 @@ function render(ov: Overview): void {
   section('header', [ov.gateway, ov.routing], () => renderHeader(ov, now), force);
   section('banner', ov.problems, () => renderProblems(ov.problems), false);
   section('system', [ov.gateway, ov.replicas, ov.stack?.components], () => renderSystem(ov, now), force);
-  section('trainer', ov.stack, () => renderTrainer(ov.stack, now), force);
+  section(
+    'trainer',
+    [ov.stack, ov.registry.production, ov.registry.candidate],
+    () => renderTrainer(ov, now),
+    force,
+  );
   section(
     'traffic',
     [ov.routing, ov.registry.production, ov.registry.candidate, ov.gateway.admin_enabled],

@@ -47,6 +47,11 @@ export function badge(text: string, kind: string, title?: string): HTMLSpanEleme
   return h('span', { class: `badge ${kind}`, title }, text);
 }
 
+/** `production` / `candidate` in their colours. */
+export function aliasBadge(alias: string): HTMLSpanElement {
+  return badge(alias, alias === 'production' ? 'prod' : alias === 'candidate' ? 'cand' : 'muted');
+}
+
 /** An explanation shown where data would be: says why it is empty and what makes it appear. */
 export function emptyState(title: string, hint: string): HTMLDivElement {
   return h('div', { class: 'empty' }, h('strong', null, title), h('span', null, hint));

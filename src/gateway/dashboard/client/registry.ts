@@ -1,6 +1,6 @@
 // The Canary analysis, Registry and Alias history sections.
 import type { AnalysisView, Overview, VersionStatsView } from '../api-types.js';
-import { badge, byId, emptyState, fill, h, table } from './dom.js';
+import { aliasBadge, badge, byId, emptyState, fill, h, table } from './dom.js';
 import * as fmt from './format.js';
 
 function verdictBadge(verdict: string): HTMLSpanElement {
@@ -82,10 +82,6 @@ export function renderAnalysis(analysis: AnalysisView | null, ov: Overview): voi
     );
   }
   fill(body, ...children);
-}
-
-export function aliasBadge(alias: string): HTMLSpanElement {
-  return badge(alias, alias === 'production' ? 'prod' : alias === 'candidate' ? 'cand' : 'muted');
 }
 
 export function renderVersions(ov: Overview, now: number): void {

@@ -1,7 +1,7 @@
 // The System and Trainer sections: the gateway, its replicas joined with the local stack's processes
 // (like `kubectl get all`), and the trainer's schedule with its last runs.
-import type { ComponentView, Overview, ReplicaView, StackView } from '../api-types.js';
-import { badge, byId, emptyState, fill, h, table } from './dom.js';
+import type { AliasName, ComponentView, Overview, ReplicaView } from '../api-types.js';
+import { aliasBadge, badge, byId, emptyState, fill, h, table } from './dom.js';
 import * as fmt from './format.js';
 
 export function renderHeader(ov: Overview, now: number): void {
@@ -195,7 +195,14 @@ function outcomeBadge(outcome: string): HTMLSpanElement {
   return badge(outcome, kind);
 }
 
-export function renderTrainer(stack: StackView | null, now: number): void {
+/** The aliases that name a version now, so a run's outcome reads against where its version is. */
+function aliasesOf(version: string | null, ov: Overview): AliasName[] {
+  if (version === null) return [];
+  return (['production', 'candidate'] as const).filter((a) => ov.registry[a] === version);
+}
+
+export function renderTrainer(ov: Overview, now: number): void {
+  const stack = ov.stack;
   const body = byId('trainer-body');
   if (stack === null) {
     fill(
@@ -238,7 +245,12 @@ export function renderTrainer(stack: StackView | null, now: number): void {
         h('td', { title: fmt.stamp(r.started_at) }, fmt.relative(r.started_at, now)),
         h('td', { class: 'num' }, fmt.seconds(r.duration_s)),
         h('td', null, outcomeBadge(r.outcome)),
-        h('td', null, r.version ? h('code', null, r.version) : fmt.DASH),
+        h(
+          'td',
+          null,
+          r.version ? h('code', null, r.version) : fmt.DASH,
+          ...aliasesOf(r.version, ov).flatMap((a) => [' ', aliasBadge(a)]),
+        ),
         h('td', { class: 'detail wrap', title: r.detail ?? undefined }, r.detail ?? ''),
       ),
     );
