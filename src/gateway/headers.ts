@@ -49,6 +49,30 @@ export function isUsableRequestId(id: string): boolean {
  * address appended. Drops hop-by-hop headers, Host (undici sets the replica's), Content-Length (undici
  * sets it from the buffered body) and Expect (node:http already answered 100-continue).
  */
+/**
+ * The hop-by-hop headers both directions drop (RFC 9110 §7.6.1), apart from Transfer-Encoding, which
+ * each direction handles itself. `c` is the name's first letter in ASCII lower case: with the length it
+ * rules out almost every header before any lower-casing.
+ */
+function isHopByHop(name: string, c: number): boolean {
+  switch (name.length) {
+    case 2:
+      return c === 0x74 && name.toLowerCase() === 'te';
+    case 7:
+      if (c !== 0x74 && c !== 0x75) return false;
+      name = name.toLowerCase();
+      return name === 'trailer' || name === 'upgrade';
+    case 10:
+      if (c !== 0x63 && c !== 0x6b) return false;
+      name = name.toLowerCase();
+      return name === 'connection' || name === 'keep-alive';
+    case 16:
+      return c === 0x70 && name.toLowerCase() === 'proxy-connection';
+    default:
+      return false;
+  }
+}
+
 export function scanRequestHeaders(
   raw: readonly string[],
   remoteAddress: string | undefined,
@@ -63,27 +87,13 @@ export function scanRequestHeaders(
     const name = raw[i];
     const value = raw[i + 1];
     const c = name.charCodeAt(0) | 0x20; // ASCII lower case of the first letter
+    if (isHopByHop(name, c)) continue;
     switch (name.length) {
-      case 2: // te
-        if (c === 0x74 && name.toLowerCase() === 'te') continue;
-        break;
       case 4: // host
         if (c === 0x68 && name.toLowerCase() === 'host') continue;
         break;
       case 6: // expect
         if (c === 0x65 && name.toLowerCase() === 'expect') continue;
-        break;
-      case 7: // trailer, upgrade
-        if (c === 0x74 || c === 0x75) {
-          const lower = name.toLowerCase();
-          if (lower === 'trailer' || lower === 'upgrade') continue;
-        }
-        break;
-      case 10: // connection, keep-alive
-        if (c === 0x63 || c === 0x6b) {
-          const lower = name.toLowerCase();
-          if (lower === 'connection' || lower === 'keep-alive') continue;
-        }
         break;
       case 12: // x-request-id
         if (c === 0x78 && name.toLowerCase() === 'x-request-id') {
@@ -102,9 +112,6 @@ export function scanRequestHeaders(
           forwardedFor = forwardedFor === '' ? value : `${forwardedFor}, ${value}`;
           continue;
         }
-        break;
-      case 16: // proxy-connection
-        if (c === 0x70 && name.toLowerCase() === 'proxy-connection') continue;
         break;
       case 17: // transfer-encoding
         if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') {
@@ -150,30 +157,13 @@ export function responseHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toString('latin1');
     const c = name.charCodeAt(0) | 0x20;
+    if (isHopByHop(name, c)) continue;
     switch (name.length) {
-      case 2: // te
-        if (c === 0x74 && name.toLowerCase() === 'te') continue;
-        break;
-      case 7: // trailer, upgrade
-        if (c === 0x74 || c === 0x75) {
-          const lower = name.toLowerCase();
-          if (lower === 'trailer' || lower === 'upgrade') continue;
-        }
-        break;
-      case 10: // connection, keep-alive
-        if (c === 0x63 || c === 0x6b) {
-          const lower = name.toLowerCase();
-          if (lower === 'connection' || lower === 'keep-alive') continue;
-        }
-        break;
       case 12: // x-request-id
         if (c === 0x78 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
         break;
       case 14: // content-length
         if (dropContentLength && c === 0x63 && name.toLowerCase() === 'content-length') continue;
-        break;
-      case 16: // proxy-connection
-        if (c === 0x70 && name.toLowerCase() === 'proxy-connection') continue;
         break;
       case 17: // transfer-encoding
         if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') continue;
