@@ -1,25 +1,17 @@
 // The gateway's experiment layer: which version answers each request (from the routing state and the
 // aliases in the registry), what each version did (stats, prediction log), feedback, the analysis loop
-// and the admin routes. The proxy calls `route()` before forwarding a /predict and `observe()` after;
+// (its HTTP routes are in routes.ts). The proxy calls `route()` before forwarding a /predict and `observe()` after;
 // everything else here runs off the hot path.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
-import { FlywheelError, isFlywheelError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
 import { Registry } from '../../registry/registry.js';
-import {
-  DEFAULT_ROUTING,
-  readRouting,
-  routingChangeProblems,
-  updateRouting,
-  type RoutingChange,
-  type RoutingState,
-} from '../../registry/routing.js';
+import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
 import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
+import { ExperimentRoutes, type AdminResponse } from './routes.js';
 import { AnalysisLoop, analyse, thresholdsFromConfig, type Thresholds } from './analysis.js';
 import { predictionOf } from './body.js';
 import { pickVersion } from './router.js';
@@ -51,26 +43,12 @@ export interface Observed {
   readonly shadow?: boolean;
 }
 
-export interface AdminResponse {
-  readonly status: number;
-  readonly body: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-}
-
 export interface ExperimentsOptions {
   readonly config: GatewayConfig;
   readonly log: Logger;
   readonly metrics: MetricsRegistry;
   /** Thresholds override (tests); default from config. */
   readonly thresholds?: Thresholds;
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-function errorResponse(err: FlywheelError, headers?: Record<string, string>): AdminResponse {
-  return { status: err.status, body: err.toJSON(), ...(headers ? { headers } : {}) };
 }
 
 export class Experiments {
@@ -80,9 +58,9 @@ export class Experiments {
   readonly #registry: Registry;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
-  /** sha256 of the admin token: compared in constant time with the presented token's digest. */
-  readonly #tokenDigest: Buffer | null;
-  readonly #by: string;
+  readonly #routes: ExperimentRoutes;
+  /** Who this replica is in the alias and routing history. */
+  readonly by: string;
   #routing: RoutingState = DEFAULT_ROUTING;
   #aliases: AliasState = { production: null, candidate: null, generation: 0, updated_at: null };
   /** True when requests may go anywhere but production: route() is then more than a constant. */
@@ -96,8 +74,7 @@ export class Experiments {
     this.#config = options.config;
     this.#log = options.log;
     this.#registry = new Registry(options.config.registry);
-    this.#tokenDigest = options.config.adminToken ? digest(options.config.adminToken) : null;
-    this.#by = `gateway:${options.config.gatewayId}`;
+    this.by = `gateway:${options.config.gatewayId}`;
     this.feedback = feedback;
     this.stats = new ExperimentStats({ registry: options.metrics });
     this.analysis = new AnalysisLoop({
@@ -115,7 +92,7 @@ export class Experiments {
           this.#setAliases(
             await promoteCandidate(this.#registry, {
               expected,
-              by: `analysis:${this.#by}`,
+              by: `analysis:${this.by}`,
               reason,
               evidence,
             }),
@@ -125,13 +102,18 @@ export class Experiments {
           this.#setAliases(
             await rollbackCandidate(this.#registry, {
               expected,
-              by: `analysis:${this.#by}`,
+              by: `analysis:${this.by}`,
               reason,
               evidence,
             }),
           );
         },
       },
+    });
+    this.#routes = new ExperimentRoutes(this, {
+      config: options.config,
+      log: options.log,
+      registry: this.#registry,
     });
   }
 
@@ -169,7 +151,7 @@ export class Experiments {
         aliases: { production: ex.#aliases.production, candidate: ex.#aliases.candidate },
         feedbackFile: feedback.currentFile,
         analysisIntervalMs: config.analysisInterval,
-        admin: ex.#tokenDigest !== null,
+        admin: config.adminToken !== undefined,
       },
       'experiments ready',
     );
@@ -276,7 +258,7 @@ export class Experiments {
       candidate && production ? analyse(this.stats, { candidate, production }, thresholds, Date.now()) : null;
     return {
       gateway: this.#config.gatewayId,
-      routing: this.#publicRouting(),
+      routing: this.publicRouting(),
       aliases: { production, candidate },
       versions: this.stats.snapshot(),
       comparison: c && p ? compareVersions(c, p) : null,
@@ -291,7 +273,8 @@ export class Experiments {
     };
   }
 
-  #publicRouting(): Record<string, unknown> {
+  /** The routing state as clients see it: what each version gets now. */
+  publicRouting(): Record<string, unknown> {
     const r = this.#routing;
     const { candidate } = this.#aliases;
     const share = this.#active && r.mode !== 'shadow' ? r.weight : 0;
@@ -311,156 +294,26 @@ export class Experiments {
   }
 
   /**
-   * Handles the experiment routes: `GET /experiments`, `POST /feedback`, `GET|PUT /admin/traffic`,
-   * `POST /admin/promote`, `POST /admin/rollback`. Returns null for any other path. `body` is the raw
-   * request body (JSON text or empty).
+   * Handles the experiment routes (`GET /experiments`, `POST /feedback`, `/admin/*`); null for any
+   * other path. `body` is the raw request body (JSON text or empty).
    */
-  async handle(
+  handle(
     method: string,
     url: string,
     headers: Readonly<Record<string, string | string[] | undefined>>,
     body: string,
   ): Promise<AdminResponse | null> {
-    const q = url.indexOf('?');
-    const pathname = q < 0 ? url : url.slice(0, q);
-    try {
-      if (pathname === '/experiments') {
-        if (method !== 'GET')
-          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${method} /experiments is not a route`);
-        return { status: 200, body: this.report() };
-      }
-      if (pathname === '/feedback') {
-        if (method !== 'POST')
-          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${method} /feedback is not a route`);
-        return await this.#postFeedback(body);
-      }
-      if (!pathname.startsWith('/admin/')) return null;
-      const denied = this.#authorise(headers.authorization);
-      if (denied) return denied;
-      const route = `${method} ${pathname}`;
-      switch (route) {
-        case 'GET /admin/traffic':
-          return { status: 200, body: this.#trafficBody() };
-        case 'PUT /admin/traffic':
-          return await this.#putTraffic(body);
-        case 'POST /admin/promote':
-          return await this.#decide('promote', body);
-        case 'POST /admin/rollback':
-          return await this.#decide('rollback', body);
-        default:
-          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${route} is not a route`);
-      }
-    } catch (err) {
-      if (isFlywheelError(err)) return errorResponse(err);
-      this.#log.error({ err, method, url }, 'experiment route failed');
-      return errorResponse(new FlywheelError('FLY_ERR_INTERNAL'));
-    }
+    return this.#routes.handle(method, url, headers, body);
   }
 
-  /** null when allowed; else the 401/403 answer. Nothing is read or changed before this passes. */
-  #authorise(header: string | string[] | undefined): AdminResponse | null {
-    if (this.#tokenDigest === null) {
-      return errorResponse(
-        new FlywheelError(
-          'FLY_ERR_ADMIN_DISABLED',
-          'admin routes are off: start the gateway with --admin-token or FLYWHEEL_ADMIN_TOKEN',
-        ),
-      );
-    }
-    const value = Array.isArray(header) ? header[0] : header;
-    const m = value === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
-    // Digests have equal length whatever was sent, so timingSafeEqual never throws and the time taken
-    // says nothing about how much of the token matched.
-    if (m === null || !timingSafeEqual(digest(m[1]), this.#tokenDigest)) {
-      return errorResponse(
-        new FlywheelError(
-          'FLY_ERR_UNAUTHORIZED',
-          'admin token missing or wrong: send Authorization: Bearer <token>',
-        ),
-        { 'www-authenticate': 'Bearer realm="flywheel-admin"' },
-      );
-    }
-    return null;
-  }
-
-  #trafficBody(): Record<string, unknown> {
-    return { ...this.#publicRouting(), production: this.#aliases.production };
-  }
-
-  async #postFeedback(body: string): Promise<AdminResponse> {
-    const parsed = parseJson(body);
-    const accepted = await this.feedback.recordFeedback(parsed);
-    for (const f of accepted) {
-      for (const p of f.predictions) this.stats.observeFeedback(p.version, p.prediction, f.actual);
-    }
-    return {
-      status: 200,
-      body: {
-        recorded: accepted.length,
-        feedback: accepted.map((f) => ({
-          request_id: f.request_id,
-          actual: f.actual,
-          predictions: f.predictions,
-        })),
-      },
-    };
-  }
-
-  async #putTraffic(body: string): Promise<AdminResponse> {
-    const parsed = parseJson(body);
-    const problems = routingChangeProblems(parsed);
-    if (problems.length > 0) {
-      throw new FlywheelError('FLY_ERR_BAD_REQUEST', `invalid traffic change: ${problems.join('; ')}`, {
-        problems,
-      });
-    }
-    const change = parsed as RoutingChange;
-    const next = await updateRouting(this.#config.registry, change, {
-      by: this.#by,
-      reason: `admin API: ${change.mode ?? this.#routing.mode} ${change.weight ?? this.#routing.weight}%`,
-    });
-    // This replica applies it at once; the others within --routing-poll-interval.
+  /** Applies a routing state this replica wrote itself at once (the others read it within a poll). */
+  applyRouting(next: RoutingState): void {
     this.#setRouting(next);
-    return { status: 200, body: this.#trafficBody() };
   }
 
-  async #decide(decision: 'promote' | 'rollback', body: string): Promise<AdminResponse> {
-    const parsed = body.trim() === '' ? {} : parseJson(body);
-    const reason =
-      typeof parsed === 'object' && parsed !== null && 'reason' in parsed && typeof parsed.reason === 'string'
-        ? parsed.reason
-        : `manual ${decision} via the admin API`;
-    const { production, candidate } = await this.#registry.readAliases();
-    const c = candidate ? this.stats.get(candidate) : undefined;
-    const p = production ? this.stats.get(production) : undefined;
-    const evidence = {
-      decision,
-      gateway: this.#config.gatewayId,
-      comparison: c && p ? compareVersions(c, p) : null,
-    };
-    const info = {
-      by: `${this.#by} (admin)`,
-      reason,
-      evidence,
-      ...(candidate ? { expected: candidate } : {}),
-    };
-    const aliases =
-      decision === 'promote'
-        ? await promoteCandidate(this.#registry, info)
-        : await rollbackCandidate(this.#registry, info);
-    this.#setAliases(aliases);
-    this.#log.info(
-      { decision, candidate, production: aliases.production, reason },
-      'manual decision applied',
-    );
-    return {
-      status: 200,
-      body: {
-        decision,
-        candidate,
-        aliases: { production: aliases.production, candidate: aliases.candidate },
-      },
-    };
+  /** Applies aliases this replica changed itself at once. */
+  applyAliases(next: AliasState): void {
+    this.#setAliases(next);
   }
 
   async close(): Promise<void> {
@@ -470,13 +323,5 @@ export class Experiments {
     await this.analysis.stop();
     await this.#watcher?.close();
     await this.feedback.close();
-  }
-}
-
-function parseJson(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    throw new FlywheelError('FLY_ERR_BAD_JSON', 'request body is not valid JSON');
   }
 }
