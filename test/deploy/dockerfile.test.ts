@@ -1,6 +1,6 @@
-// No Docker engine runs on our machines, so the image is never built here. These checks keep
-// deploy/Dockerfile consistent with the package and the manifests: what it copies exists and is not
-// excluded by .dockerignore, it runs the package's bin, and its user is the one the pods declare.
+// Static checks that keep deploy/Dockerfile consistent with the package and the manifests: what it
+// copies exists and is not excluded by .dockerignore, it runs the package's bin, and its user is the
+// one the pods declare. The image is built and run with podman by test/image (`npm run test:image`).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -69,13 +69,25 @@ const lastStage = Math.max(...dockerfile.map((i) => i.stage));
 const final = dockerfile.filter((i) => i.stage === lastStage);
 
 describe('deploy/Dockerfile', () => {
-  it('is multi-stage on a Node base that satisfies engines.node', () => {
+  it('is multi-stage, every stage on the NODE_IMAGE argument, whose default satisfies engines.node', () => {
     const froms = dockerfile.filter((i) => i.op === 'FROM');
     expect(froms.length).toBeGreaterThanOrEqual(2);
+    // Global ARGs (before the first FROM) are the only ones a FROM line can use.
+    const globalArgs = new Map(
+      dockerfile
+        .filter((i) => i.stage === -1 && i.op === 'ARG')
+        .map((i) => /^(\w+)=(\S+)$/.exec(i.args))
+        .filter((m) => m !== null)
+        .map((m) => [m[1], m[2]]),
+    );
     const minimum = Number(/(\d+)/.exec(pkg.engines.node)?.[1]);
     for (const from of froms) {
-      const major = Number(/^node:(\d+)/.exec(from.args)?.[1]);
-      expect(major, from.args).toBeGreaterThanOrEqual(minimum);
+      expect(from.args, 'one base for both stages, chosen with --build-arg NODE_IMAGE').toMatch(
+        /^\$\{NODE_IMAGE\}\s/,
+      );
+      const image = globalArgs.get('NODE_IMAGE') ?? '';
+      const major = Number(/^node:(\d+)/.exec(image)?.[1]);
+      expect(major, `NODE_IMAGE default ${image}`).toBeGreaterThanOrEqual(minimum);
     }
   });
 
