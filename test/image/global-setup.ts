@@ -4,12 +4,15 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { BASE_IMAGE, IMAGE, podmanProblem, REQUIRED } from './podman.js';
+import { randomBytes } from 'node:crypto';
+import { BASE_IMAGE, IMAGE, podmanProblem, REQUIRED, sweepRun } from './podman.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** null when the image is built and podman runs containers; else why the image tests cannot run. */
     imageUnavailable: string | null;
+    /** Labels everything the run creates (PodmanScope), so that teardown can sweep it. */
+    imageTestRun: string;
   }
 }
 
@@ -36,14 +39,24 @@ function build(): Promise<void> {
   });
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const run = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  project.provide('imageTestRun', run);
+  // Each test file removes what it created; this catches what a crashed or interrupted file left.
   const problem = await podmanProblem();
+  const teardown = async () => {
+    if (problem !== null) return;
+    const left = await sweepRun(run);
+    if (left.length > 0)
+      throw new Error(`image tests left containers, volumes or networks:\n${left.join('\n')}`);
+  };
   if (problem !== null) {
     if (!REQUIRED) console.warn(`image tests skipped: ${problem}`);
     project.provide('imageUnavailable', problem);
-    return;
+    return teardown;
   }
   // A build failure is a failure, not a skip: podman works, so the image must build.
   await build();
   project.provide('imageUnavailable', null);
+  return teardown;
 }

@@ -142,7 +142,45 @@ export interface ProcessState {
 export interface Inspected {
   State: { Status: string; Running: boolean; ExitCode: number; Pid: number };
   Config: { User: string; Labels: Record<string, string> | null };
-  HostConfig: { ReadonlyRootfs: boolean; CapDrop: string[] | null; CapAdd: string[] | null };
+  HostConfig: {
+    ReadonlyRootfs: boolean;
+    CapDrop: string[] | null;
+    CapAdd: string[] | null;
+    Memory: number;
+    NanoCpus: number;
+    GroupAdd: string[] | null;
+  };
+}
+
+/** The label on everything the image tests create; its value names the test run (global-setup.ts). */
+export const RUN_LABEL = 'org.flywheel.image-test-run';
+const SCOPE_LABEL = 'org.flywheel.image-test-scope';
+
+/** Removes every container, volume and network labelled with this run; returns what it could not. */
+export async function sweepRun(run: string): Promise<string[]> {
+  const filter = ['--filter', `label=${RUN_LABEL}=${run}`];
+  const left: string[] = [];
+  const kinds: [list: string[], remove: string[]][] = [
+    [
+      ['ps', '--all', '--quiet', ...filter],
+      ['rm', '--force', '--time', '0'],
+    ],
+    [
+      ['volume', 'ls', '--quiet', ...filter],
+      ['volume', 'rm', '--force'],
+    ],
+    [
+      ['network', 'ls', '--quiet', ...filter],
+      ['network', 'rm', '--force'],
+    ],
+  ];
+  for (const [list, remove] of kinds) {
+    const ids = (await podman(list)).stdout.split('\n').filter((l) => l.trim() !== '');
+    if (ids.length === 0) continue;
+    const r = await podman([...remove, ...ids], { allowFail: true, timeoutMs: 60_000 });
+    if (r.code !== 0) left.push(`${remove.join(' ')} ${ids.join(' ')}: ${r.stderr.trim()}`);
+  }
+  return left;
 }
 
 export class PodmanScope {
@@ -151,9 +189,17 @@ export class PodmanScope {
   readonly #volumes: string[] = [];
   readonly #networks: string[] = [];
 
-  constructor(label: string) {
+  /** `run` labels everything, so that global teardown also sweeps what a crashed test file left. */
+  constructor(
+    label: string,
+    readonly run: string,
+  ) {
     // Unique per run: nothing a previous (or a parallel) run left behind can be mistaken for ours.
     this.prefix = `fw-${label}-${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+  }
+
+  get #label(): string[] {
+    return ['--label', `${RUN_LABEL}=${this.run}`, '--label', `${SCOPE_LABEL}=${this.prefix}`];
   }
 
   name(part: string): string {
@@ -163,21 +209,22 @@ export class PodmanScope {
   async network(part = 'net'): Promise<string> {
     const name = this.name(part);
     this.#networks.push(name);
-    await podman(['network', 'create', name]);
+    await podman(['network', 'create', ...this.#label, name]);
     return name;
   }
 
   async volume(part: string): Promise<string> {
     const name = this.name(part);
     this.#volumes.push(name);
-    await podman(['volume', 'create', name]);
+    await podman(['volume', 'create', ...this.#label, name]);
     return name;
   }
 
   /** Starts a container (detached); its name is recorded before it exists, so cleanup always finds it. */
   async start(spec: ContainerSpec): Promise<string> {
     this.#containers.push(spec.name);
-    await podman(runArgs(spec), { timeoutMs: 60_000 });
+    const [run, ...rest] = runArgs(spec);
+    await podman([run, ...this.#label, ...rest], { timeoutMs: 60_000 });
     return spec.name;
   }
 
@@ -197,6 +244,19 @@ export class PodmanScope {
     if (this.#containers.length > 0) await remove(['rm', '--force', '--time', '0', ...this.#containers]);
     for (const v of this.#volumes) await remove(['volume', 'rm', '--force', v]);
     for (const n of this.#networks) await remove(['network', 'rm', '--force', n]);
+    // Whatever carries our label but escaped the lists above (e.g. a container podman created
+    // although its start reported an error).
+    for (const kind of ['ps', 'volume', 'network']) {
+      const args = kind === 'ps' ? ['ps', '--all'] : [kind, 'ls'];
+      const { stdout } = await podman([
+        ...args,
+        '--quiet',
+        '--filter',
+        `label=${SCOPE_LABEL}=${this.prefix}`,
+      ]);
+      const left = stdout.split('\n').filter((l) => l.trim() !== '');
+      if (left.length > 0) problems.push(`${kind}: ${left.join(' ')} still present`);
+    }
     if (problems.length > 0) throw new Error(`cleanup left things behind:\n${problems.join('\n')}`);
   }
 }

@@ -64,7 +64,7 @@ async function carriesOn(progress: () => LoadReport, more = 40): Promise<void> {
 }
 
 describe.runIf(unavailable === null)('the seed topology from the image', () => {
-  const scope = new PodmanScope('seed');
+  const scope = new PodmanScope('seed', inject('imageTestRun'));
   let version = '';
   let gateway = '';
   let gatewayUrl = '';
