@@ -90,9 +90,15 @@ export class ManifestHarness {
 
   /** Runs the CronJob's job template once: one pod, started now. */
   async runJob(cronJob: string): Promise<PodContainer[]> {
-    const c = find<ICronJob & K8sObject>(this.objects, 'CronJob', cronJob);
-    if (!c) throw new Error(`CronJob/${cronJob} is not in the rendered manifests`);
     return this.startPod(this.workload('CronJob', cronJob), `${cronJob}-run`);
+  }
+
+  /** The job template's activeDeadlineSeconds, in ms: how long one run may take. */
+  jobDeadlineMs(cronJob: string): number {
+    const c = find<ICronJob & K8sObject>(this.objects, 'CronJob', cronJob);
+    const seconds = c?.spec?.jobTemplate.spec?.activeDeadlineSeconds;
+    if (seconds === undefined) throw new Error(`CronJob/${cronJob} sets no activeDeadlineSeconds`);
+    return seconds * 1000;
   }
 
   /** Starts `replicas` pods of the Deployment (its own count by default). */

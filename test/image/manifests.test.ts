@@ -5,8 +5,7 @@
 // prediction from that version.
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { render } from '../deploy/k8s.js';
-import { LAB_PREDICT_BODY } from '../helpers/load.js';
+import { render, workloads } from '../deploy/k8s.js';
 import { waitFor } from '../helpers/wait.js';
 import { ManifestHarness, quantity, type PodContainer } from './harness.js';
 import {
@@ -16,23 +15,14 @@ import {
   logLines,
   PodmanScope,
   processState,
-  REQUIRED,
+  answersThrough,
+  imageAvailable,
   waitExit,
 } from './podman.js';
 
-const unavailable = inject('imageUnavailable');
+const TITLE = 'the minikube manifests as containers';
 
-if (unavailable !== null) {
-  describe('the minikube manifests as containers', () => {
-    if (REQUIRED)
-      it('runs wherever CI=true or CI_REQUIRE_PODMAN=1 (as in .ci/run)', () => {
-        throw new Error(unavailable);
-      });
-    else it.skip(`skipped: ${unavailable}`, () => undefined);
-  });
-}
-
-describe.runIf(unavailable === null)('the minikube manifests as containers', () => {
+describe.runIf(imageAvailable(TITLE))(TITLE, () => {
   const scope = new PodmanScope('k8s', inject('imageTestRun'));
   const ADMIN_TOKEN = 'harness-admin-token';
   let harness: ManifestHarness;
@@ -50,11 +40,19 @@ describe.runIf(unavailable === null)('the minikube manifests as containers', () 
 
   afterAll(() => scope.cleanup());
 
+  it('covers every workload the overlay renders', () => {
+    // A new Deployment or CronJob must be run here too before this passes.
+    expect(workloads(harness.objects).map((w) => `${w.kind}/${w.name}`)).toEqual([
+      'Deployment/flywheel-backend',
+      'Deployment/flywheel-gateway',
+      'CronJob/flywheel-trainer',
+    ]);
+  });
+
   it('runs the CronJob job template once, and it publishes a version', async () => {
     [job] = await harness.runJob('flywheel-trainer');
-    const deadline = harness.workload('CronJob', 'flywheel-trainer');
-    expect(deadline.template.spec?.restartPolicy).toBe('Never');
-    expect(await waitExit(job.name, 110_000)).toBe(0);
+    expect(harness.workload('CronJob', 'flywheel-trainer').template.spec?.restartPolicy).toBe('Never');
+    expect(await waitExit(job.name, harness.jobDeadlineMs('flywheel-trainer'))).toBe(0);
     const published = (await logLines(job.name)).find((l) => l.msg === 'version published');
     expect(typeof published?.version).toBe('string');
     version = String(published?.version);
@@ -100,24 +98,12 @@ describe.runIf(unavailable === null)('the minikube manifests as containers', () 
     );
     expect(status.discovery).toMatch(/^dns: flywheel-backend-headless:5001\b/);
 
-    const hosts = new Set<string>();
-    for (let i = 0; i < 40 && hosts.size < 2; i++) {
-      const res = await request(`${url}/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(LAB_PREDICT_BODY),
-      });
-      const body = (await res.body.json()) as {
-        model_version: string;
-        host: string;
-        engagement_score: number;
-      };
-      expect(res.statusCode).toBe(200);
-      expect(body.model_version).toBe(version);
-      expect(typeof body.engagement_score).toBe('number');
-      hosts.add(body.host.split(':')[0]);
-    }
-    expect([...hosts].sort()).toEqual(backends.map((b) => b.pod).sort());
+    const answers = await answersThrough(url, 2);
+    expect({ statuses: [...answers.statuses], versions: [...answers.versions] }).toEqual({
+      statuses: [200],
+      versions: [version],
+    });
+    expect([...answers.hosts].sort()).toEqual(backends.map((b) => `${b.pod}:5001`).sort());
     // The optional Secret reached the gateway: its admin routes are on.
     expect((await logLines(gateway.name)).find((l) => l.msg === 'experiments ready')).toMatchObject({
       admin: true,

@@ -4,6 +4,9 @@
 // processes (and its conmon) end with `podman rm -f`.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { describe, inject, it } from 'vitest';
+import { LAB_PREDICT_BODY } from '../helpers/load.js';
 
 /** The image the tests run; global-setup.ts builds it with deploy/podman/build.sh. */
 export const IMAGE = 'localhost/flywheel:test';
@@ -14,6 +17,24 @@ export const BASE_IMAGE = 'localhost/node:20-bookworm';
  * run containers fails them there and skips them elsewhere, with the reason.
  */
 export const REQUIRED = process.env.CI === 'true' || process.env.CI_REQUIRE_PODMAN === '1';
+
+/**
+ * True when the image is built and podman runs containers (global-setup.ts). Otherwise registers, for
+ * the file's suite `title`, a skip with the reason — or, where the image tests are required, a failing
+ * test with it — and returns false.
+ */
+export function imageAvailable(title: string): boolean {
+  const unavailable = inject('imageUnavailable');
+  if (unavailable === null) return true;
+  describe(title, () => {
+    if (REQUIRED)
+      it('runs wherever CI=true or CI_REQUIRE_PODMAN=1 (as in .ci/run)', () => {
+        throw new Error(unavailable);
+      });
+    else it.skip(`skipped: ${unavailable}`, () => undefined);
+  });
+  return false;
+}
 
 export interface PodmanResult {
   readonly code: number;
@@ -323,4 +344,29 @@ export async function podmanProblem(): Promise<string | null> {
   } catch (err) {
     return `podman cannot run containers here (${(err as Error).message.trim()}); as root, bash deploy/podman/setup.sh sets it up`;
   }
+}
+
+/**
+ * Sends the lab's prediction request through the gateway until `count` backends have answered (at
+ * most 40 requests); returns the `host` and `model_version` of every answer, and any non-200 status.
+ */
+export async function answersThrough(
+  gatewayUrl: string,
+  count: number,
+): Promise<{ hosts: Set<string>; versions: Set<string>; statuses: Set<number> }> {
+  const hosts = new Set<string>();
+  const versions = new Set<string>();
+  const statuses = new Set<number>();
+  for (let i = 0; i < 40 && hosts.size < count; i++) {
+    const res = await request(`${gatewayUrl}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(LAB_PREDICT_BODY),
+    });
+    const body = (await res.body.json()) as { host: string; model_version: string };
+    statuses.add(res.statusCode);
+    hosts.add(body.host);
+    versions.add(body.model_version);
+  }
+  return { hosts, versions, statuses };
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAB_PREDICT_BODY, startLoad, type LoadOptions, type LoadReport } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
 import {
+  answersThrough,
   HARDENED,
   hostPort,
   IMAGE,
@@ -16,24 +17,14 @@ import {
   podman,
   PodmanScope,
   processState,
-  REQUIRED,
+  imageAvailable,
   waitExit,
   type ContainerSpec,
 } from './podman.js';
 
-const unavailable = inject('imageUnavailable');
+const TITLE = 'the seed topology from the image';
 const REGISTRY = '/var/lib/flywheel/registry';
 const FEATURES = ['avg_session_duration', 'visits_per_week', 'response_rate', 'feature_usage_depth'];
-
-if (unavailable !== null) {
-  describe('the seed topology from the image', () => {
-    if (REQUIRED)
-      it('runs wherever CI=true or CI_REQUIRE_PODMAN=1 (as in .ci/run)', () => {
-        throw new Error(unavailable);
-      });
-    else it.skip(`skipped: ${unavailable}`, () => undefined);
-  });
-}
 
 /** A load on the gateway bounded in requests and in time: it stops itself at either limit. */
 async function underLoad(
@@ -63,7 +54,7 @@ async function carriesOn(progress: () => LoadReport, more = 40): Promise<void> {
   await waitFor(() => progress().ok >= from + more, { timeoutMs: 30_000, what: `${more} more answers` });
 }
 
-describe.runIf(unavailable === null)('the seed topology from the image', () => {
+describe.runIf(imageAvailable(TITLE))(TITLE, () => {
   const scope = new PodmanScope('seed', inject('imageTestRun'));
   let version = '';
   let gateway = '';
@@ -163,15 +154,8 @@ describe.runIf(unavailable === null)('the seed topology from the image', () => {
   });
 
   it('balances over both backends', async () => {
-    const hosts = new Set<string>();
-    for (let i = 0; i < 40 && hosts.size < 2; i++) {
-      const res = await request(`${gatewayUrl}/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(LAB_PREDICT_BODY),
-      });
-      hosts.add(((await res.body.json()) as { host: string }).host);
-    }
+    const { hosts, statuses } = await answersThrough(gatewayUrl, 2);
+    expect([...statuses]).toEqual([200]);
     expect([...hosts].sort()).toEqual(backends.map((b) => `${b}:5001`).sort());
   });
 
