@@ -1,5 +1,6 @@
 // `flywheel train`: data source, learner, promotion policy and retention.
 import { common, json } from './common.js';
+import { driftTrain } from './drift.js';
 import { bool, int, list, num, oneOf, optStr, str } from './kinds.js';
 
 export const train = {
@@ -82,4 +83,5 @@ export const train = {
   keep: int('--keep <n>', 'FLYWHEEL_KEEP', 'versions kept by retention (aliases always kept)', 20, {
     min: 1,
   }),
+  ...driftTrain,
 };

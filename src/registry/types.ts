@@ -1,4 +1,5 @@
 // Shapes stored in the registry: a version's manifest, the alias file and its history.
+import type { DriftReference } from '../drift/types.js';
 import type { ErrorCode } from '../errors.js';
 import type { Algorithm, FeatureSchema, HoldoutMetrics } from '../model/types.js';
 
@@ -27,6 +28,8 @@ export interface Manifest {
   readonly artifact: { readonly file: string; readonly sha256: string; readonly bytes: number };
   readonly features: readonly FeatureSchema[];
   readonly target: string;
+  /** The training distribution drift is measured against; absent in manifests from before it existed. */
+  readonly reference?: DriftReference;
 }
 
 export interface AliasState {

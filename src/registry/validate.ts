@@ -1,6 +1,7 @@
 // Files read back from the registry are input like any other: shared storage can be edited by hand,
 // damaged, or written by another version of Flywheel. These checks turn them into typed values or a
 // short reason, which the registry wraps in an error naming the file or version.
+import { referenceProblem } from '../drift/reference.js';
 import { ALIASES, type AliasChange, type AliasState, type Manifest } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -43,6 +44,13 @@ export function manifestProblem(m: unknown, version: string): string | undefined
     if (!isObj(f) || !isStr(f.name) || f.type !== 'number' || !isFiniteNum(f.min) || !isFiniteNum(f.max)) {
       return 'manifest field features is malformed';
     }
+  }
+  if (m.reference !== undefined) {
+    const problem = referenceProblem(
+      m.reference,
+      (m.features as { name: string }[]).map((f) => f.name),
+    );
+    if (problem) return `manifest field reference ${problem}`;
   }
   return undefined;
 }

@@ -33,6 +33,7 @@ export function trainOptionsFromConfig(config: TrainConfig): Omit<TrainOptions, 
     promote: config.promote,
     tolerance: config.tolerance,
     keep: config.keep,
+    referenceBins: config.referenceBins,
   };
 }
 

@@ -19,6 +19,7 @@ import type { AliasName } from '../registry/types.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { readSource, splitHoldout } from './data/index.js';
 import { scoreOn } from './evaluate.js';
+import { trainingReference } from './reference.js';
 import { decidePromotion, type Decision, type ProductionView, type PromotionPolicy } from './policy.js';
 import { formatSourceSpec, parseSourceSpec } from './source.js';
 
@@ -47,6 +48,8 @@ export interface TrainOptions {
   readonly promote: PromotionPolicy;
   readonly tolerance: number;
   readonly keep: number;
+  /** Quantile bins of the drift reference stored in the manifest (default 10). */
+  readonly referenceBins?: number;
   readonly onProgress?: (done: number, total: number) => void;
   /** Called when the fit ends (boosting may stop before its last round), e.g. to clear a progress line. */
   readonly onFitEnd?: () => void;
@@ -121,6 +124,7 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
       fit_seconds: fitSeconds,
       features: featureSchema(train),
       target: dataset.targetName,
+      reference: trainingReference(model, train, holdout, options.referenceBins),
     },
   });
   const version = manifest.version;
