@@ -2,6 +2,7 @@
 // feedback log, canary analysis).
 import os from 'node:os';
 import { common } from './common.js';
+import { driftGateway } from './drift.js';
 import { bytes, duration, int, list, num, oneOf, optStr, str, type Setting } from './kinds.js';
 import { serve } from './serve.js';
 
@@ -215,4 +216,5 @@ export const gateway = {
     100_000,
     { min: 100 },
   ),
+  ...driftGateway,
 };

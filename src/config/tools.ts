@@ -1,5 +1,6 @@
 // `flywheel up` and `status` (the local stack), `models`, and `traffic | promote | rollback`.
 import { common, json } from './common.js';
+import { driftUp } from './drift.js';
 import { gateway } from './gateway.js';
 import { int, optStr, str } from './kinds.js';
 
@@ -34,6 +35,7 @@ export const up = {
     '',
   ),
   adminToken: gateway.adminToken,
+  ...driftUp,
 };
 
 export const models = { ...common, ...json };

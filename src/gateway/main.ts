@@ -3,6 +3,8 @@
 import type { GatewayConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { mountDashboard } from './dashboard/mount.js';
+import { attachDrift } from './drift/attach.js';
+import { driftThresholdsFromConfig } from './drift/monitor.js';
 import { attachExperiments } from './experiments/wire.js';
 import { Gateway, type GatewayOptions } from './server.js';
 
@@ -16,9 +18,13 @@ export async function startGateway(
   options?: GatewayOptions,
 ): Promise<Gateway> {
   const gateway = new Gateway(config, log, options);
+  // Checked before anything starts, like the gateway's own settings.
+  const driftThresholds = driftThresholdsFromConfig(config);
   // Version routing, feedback, analysis and admin (/predict planner, /experiments, /feedback,
   // /admin/*), then the dashboard (/ and /dashboard), are layers on the balancer's route table.
   const experiments = await attachExperiments(gateway);
+  // Drift (GET /drift, gauges) counts what the experiment layer observes.
+  attachDrift(gateway, experiments, driftThresholds);
   gateway.server.once('close', () => {
     experiments.close().catch((err: unknown) => log.error({ err }, 'experiments close failed'));
   });

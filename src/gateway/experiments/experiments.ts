@@ -6,6 +6,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
+import type { DriftMonitor } from '../drift/monitor.js';
 import { Registry } from '../../registry/registry.js';
 import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
@@ -55,6 +56,8 @@ export class Experiments {
   readonly stats: ExperimentStats;
   readonly feedback: FeedbackStore;
   readonly analysis: AnalysisLoop;
+  /** Counts each successful single-row /predict for drift (src/gateway/drift), once attached. */
+  drift: DriftMonitor | null = null;
   readonly #registry: Registry;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
@@ -237,6 +240,9 @@ export class Experiments {
     // Plain object literals of one shape (no spreads): this runs once per /predict.
     const shadow = o.shadow === true;
     this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, shadow });
+    // Input: the request body until the backend's x-flywheel-features header is there (CONTRACTS.md).
+    if (this.drift !== null && Number.isFinite(prediction))
+      this.drift.observe(version, o.requestBody, prediction);
     if (Number.isFinite(prediction) && o.requestBody !== '') {
       this.feedback.logPrediction({
         requestId: o.requestId,

@@ -1,0 +1,220 @@
+// The gateway's drift monitor: one DriftWindow per version that answered, made when the version is
+// first seen from its manifest's reference (read from the registry off the proxy's path), the counts
+// snapshot that merges across gateways, the GET /drift document, and a periodic check that logs every
+// feature crossing a threshold either way.
+import type { GatewayConfig } from '../../config.js';
+import { FlywheelError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { isVersionId } from '../../registry/index.js';
+import type { Manifest } from '../../registry/types.js';
+import type { DriftDocument, DriftLevel, VersionDriftView } from '../dashboard/drift-types.js';
+import { driftReport, nameMap, thresholdsView, type DriftCounts, type DriftThresholds } from './report.js';
+import { DriftWindow } from './window.js';
+
+/**
+ * Versions measured at once; the one unused longest makes room for a new one. Production and a
+ * candidate are two; the rest is room for versions pinned with `x-model-version` and recent history.
+ */
+export const MAX_VERSIONS = 16;
+
+/**
+ * Reads one row's features into `out` (the version's feature order) from what the gateway has of a
+ * /predict: today the request body; a value that is missing or not a number becomes NaN (counted
+ * apart, never in a bin). Returns false when the text holds no row at all (a batch, not JSON).
+ */
+export type FeatureReader = (text: string, names: readonly string[], out: Float64Array) => boolean;
+
+export const featuresFromBody: FeatureReader = (text, names, out) => {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return false;
+  const record = obj as Record<string, unknown>;
+  for (let j = 0; j < names.length; j++) {
+    const v = Object.hasOwn(record, names[j]) ? record[names[j]] : undefined;
+    out[j] = typeof v === 'number' ? v : NaN;
+  }
+  return true;
+};
+
+/** How the monitor reads a version's manifest (the registry; a map in unit tests). */
+export type ManifestSource = (version: string) => Promise<Manifest>;
+
+export interface DriftMonitorOptions {
+  readonly thresholds: DriftThresholds;
+  readonly manifests: ManifestSource;
+  readonly log: Logger;
+  readonly read?: FeatureReader;
+}
+
+export function driftThresholdsFromConfig(config: GatewayConfig): DriftThresholds {
+  const t = {
+    window: config.driftWindow,
+    minRequests: config.driftMinRequests,
+    warn: config.driftWarn,
+    alert: config.driftAlert,
+  };
+  const problems: string[] = [];
+  if (t.minRequests > t.window)
+    problems.push(
+      `--drift-min-requests: ${t.minRequests} can never be reached in a --drift-window of ${t.window}`,
+    );
+  if (t.warn > t.alert) problems.push(`--drift-warn: ${t.warn} is above --drift-alert ${t.alert}`);
+  if (problems.length > 0) {
+    throw new FlywheelError('FLY_ERR_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      problems,
+    });
+  }
+  return t;
+}
+
+export class DriftMonitor {
+  readonly thresholds: DriftThresholds;
+  readonly #manifests: ManifestSource;
+  readonly #log: Logger;
+  readonly #read: FeatureReader;
+  readonly #windows = new Map<string, DriftWindow>();
+  /** Versions whose manifest is being read: their rows are not counted until it is in. */
+  readonly #loading = new Set<string>();
+  /** Last level logged per `version\0feature`, so only crossings are logged. */
+  readonly #levels = new Map<string, DriftLevel>();
+  #tick = 0;
+  /** Answers not counted: no row in the body, or a version id that is not one. */
+  skipped = 0;
+
+  constructor(options: DriftMonitorOptions) {
+    this.thresholds = options.thresholds;
+    this.#manifests = options.manifests;
+    this.#log = options.log;
+    this.#read = options.read ?? featuresFromBody;
+  }
+
+  /**
+   * Counts one successful single-row /predict answered by `version`: `text` is what the feature
+   * reader reads, `prediction` the answer's prediction (NaN when there is none). On the proxy's path.
+   */
+  observe(version: string, text: string, prediction: number): void {
+    const w = this.#windows.get(version);
+    if (w === undefined) {
+      this.#firstSight(version);
+      return;
+    }
+    if (!this.#read(text, w.names, w.row)) {
+      this.skipped++;
+      return;
+    }
+    w.lastSeen = ++this.#tick;
+    w.add(w.row, prediction);
+  }
+
+  #firstSight(version: string): void {
+    if (this.#loading.has(version)) return;
+    if (!isVersionId(version)) {
+      this.skipped++;
+      return;
+    }
+    this.#loading.add(version);
+    const size = this.thresholds.window;
+    void this.#manifests(version)
+      .then(
+        (m) =>
+          m.reference === undefined
+            ? new DriftWindow(
+                version,
+                size,
+                null,
+                m.features.map((f) => f.name),
+                'no reference: the version was published before drift monitoring',
+              )
+            : new DriftWindow(
+                version,
+                size,
+                m.reference,
+                m.features.map((f) => f.name),
+              ),
+        (err: unknown) => {
+          this.#log.warn(
+            { version, err: (err as Error).message },
+            'drift: manifest unreadable; no reference',
+          );
+          return new DriftWindow(version, size, null, [], `no reference: ${(err as Error).message}`);
+        },
+      )
+      .then((w) => {
+        this.#loading.delete(version);
+        this.#evictFor();
+        w.lastSeen = ++this.#tick;
+        this.#windows.set(version, w);
+      });
+  }
+
+  #evictFor(): void {
+    if (this.#windows.size < MAX_VERSIONS) return;
+    let oldest: DriftWindow | null = null;
+    for (const w of this.#windows.values()) if (oldest === null || w.lastSeen < oldest.lastSeen) oldest = w;
+    if (oldest !== null) this.#windows.delete(oldest.version);
+  }
+
+  /** The measured versions, newest first by id. */
+  versions(): string[] {
+    return [...this.#windows.keys()].sort().reverse();
+  }
+
+  /** Plain counts of this gateway, mergeable by addition with other gateways' (see report.ts). */
+  snapshot(): DriftCounts {
+    const versions = nameMap<ReturnType<DriftWindow['counts']>>();
+    for (const v of this.versions()) versions[v] = (this.#windows.get(v) as DriftWindow).counts();
+    return { gateways: 1, versions };
+  }
+
+  /** One version's figures from this gateway's counts; undefined when it has not been seen. */
+  versionReport(version: string): VersionDriftView | undefined {
+    const w = this.#windows.get(version);
+    return w === undefined ? undefined : driftReport(w.counts(), w.reference, this.thresholds, w.note);
+  }
+
+  /** The JSON of GET /drift. */
+  document(): DriftDocument {
+    const versions = nameMap<VersionDriftView>();
+    for (const v of this.versions()) versions[v] = this.versionReport(v) as VersionDriftView;
+    return {
+      generated_at: new Date().toISOString(),
+      gateways: 1,
+      scope: 'this gateway',
+      thresholds: thresholdsView(this.thresholds),
+      versions,
+    };
+  }
+
+  /** Logs each feature (and prediction) whose level changed since the last check. */
+  check(): void {
+    for (const version of this.versions()) {
+      const r = this.versionReport(version);
+      if (r === undefined || r.reference === 'none') continue;
+      const series = Object.entries(r.features);
+      if (r.prediction !== null) series.push(['(prediction)', r.prediction]);
+      for (const [feature, s] of series) {
+        if (s.level === 'insufficient') continue;
+        const key = `${version}\0${feature}`;
+        const before = this.#levels.get(key) ?? 'ok';
+        if (before === s.level) continue;
+        this.#levels.set(key, s.level);
+        const fields = {
+          version,
+          feature,
+          from: before,
+          to: s.level,
+          psi: s.psi,
+          out_of_range: s.out_of_range,
+          window: r.window,
+          threshold: s.level === 'ok' ? this.thresholds.warn : this.thresholds[s.level],
+        };
+        if (s.level === 'alert') this.#log.warn(fields, 'feature drift alert');
+        else this.#log.info(fields, s.level === 'warn' ? 'feature drift warning' : 'feature drift cleared');
+      }
+    }
+  }
+}

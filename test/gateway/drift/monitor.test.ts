@@ -1,0 +1,141 @@
+// The live accounting (DriftWindow), the counts snapshot and its merge, the pure report and the
+// monitor's reading of /predict bodies, on hand-made references: no processes (drift.e2e.test.ts runs
+// the real trainer, backends and gateway).
+import { describe, expect, it } from 'vitest';
+import { buildReference } from '../../../src/drift/reference.js';
+import type { DriftReference } from '../../../src/drift/types.js';
+import { createLogger } from '../../../src/log.js';
+import { DriftMonitor, featuresFromBody } from '../../../src/gateway/drift/monitor.js';
+import { driftReport, mergeDriftCounts, type DriftThresholds } from '../../../src/gateway/drift/report.js';
+import { DriftWindow } from '../../../src/gateway/drift/window.js';
+import type { Manifest } from '../../../src/registry/types.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const T: DriftThresholds = { window: 100, minRequests: 20, warn: 0.1, alert: 0.25 };
+
+/** Features a and b uniform on 0..99 (10 bins of 10), predictions 0..99 too. */
+function reference(): DriftReference {
+  const col = Array.from({ length: 100 }, (_, i) => i);
+  return buildReference(['a', 'b'], [col, col], col, 10);
+}
+
+function row(a: number, b: number): Float64Array {
+  return Float64Array.of(a, b);
+}
+
+describe('DriftWindow', () => {
+  it('counts each value in its reference bin, below min, above max, and keeps only the last `size` rows', () => {
+    const w = new DriftWindow('v', 4, reference(), ['a', 'b']);
+    w.add(row(5, 95), 50);
+    w.add(row(-1, 1e9), 50);
+    w.add(row(15, 95), 50);
+    let c = w.counts();
+    expect(c.window).toBe(3);
+    expect(c.features.a).toEqual([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    expect(c.features.b).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+    expect(c.prediction?.[5]).toBe(3);
+    w.add(row(15, 95), 50);
+    w.add(row(15, 95), 50); // the first row (5, 95) leaves the window
+    c = w.counts();
+    expect(c.requests).toBe(5);
+    expect(c.window).toBe(4);
+    expect(c.features.a).toEqual([0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    w.add(row(15, 15), 50);
+    w.add(row(15, 15), 50); // (-1, 1e9) leaves: out-of-range counts go back to 0
+    expect(w.counts().features.a).toEqual([0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(w.counts().features.b).toEqual([0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]);
+  });
+
+  it('keeps NaN out of every bin and a wild value of one feature out of the others', () => {
+    const w = new DriftWindow('v', 10, reference(), ['a', 'b']);
+    w.add(row(NaN, 55), NaN);
+    w.add(row(-1e308, 55), 55);
+    w.add(row(Infinity, 55), 55);
+    const c = w.counts();
+    expect(c.features.a.reduce((s, x) => s + x, 0)).toBe(2); // the NaN is in no bin
+    expect(c.features.a.slice(10)).toEqual([1, 1]);
+    expect(c.features.b).toEqual([0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('counts only requests for a version without reference', () => {
+    const w = new DriftWindow('v', 3, null, ['a'], 'no reference');
+    for (let i = 0; i < 5; i++) w.add(row(1, 1), 1);
+    const r = driftReport(w.counts(), null, T, w.note);
+    expect(r).toMatchObject({ requests: 5, window: 3, reference: 'none', note: 'no reference', drifted: [] });
+    expect(Object.keys(r.features)).toEqual([]);
+  });
+});
+
+describe('driftReport', () => {
+  it('gives no verdict below the minimum requests, then PSI against the thresholds', () => {
+    const ref = reference();
+    const w = new DriftWindow('v', 100, ref, ['a', 'b']);
+    for (let i = 0; i < 19; i++) w.add(row((i * 5) % 100, 95), i);
+    let r = driftReport(w.counts(), ref, T);
+    expect(r.features.a).toMatchObject({ psi: null, level: 'insufficient' });
+    expect(r.note).toMatch(/no verdict below 20/);
+    w.add(row(50, 95), 50);
+    r = driftReport(w.counts(), ref, T);
+    expect(r.features.a.level).toBe('ok');
+    expect(r.features.a.psi).toBeLessThan(0.1);
+    // b sits entirely in the top bin: a major shift, and the only feature flagged.
+    expect(r.features.b.level).toBe('alert');
+    expect(r.drifted).toEqual(['b']);
+    expect(r.features.b.live).toHaveLength(12);
+    expect(r.features.b.reference).toHaveLength(12);
+    expect(r.features.b.reference.slice(10)).toEqual([0, 0]);
+  });
+
+  it('reads the same from two gateways merged as from one that saw all the traffic', () => {
+    const ref = reference();
+    const one = new DriftWindow('v', 100, ref, ['a', 'b']);
+    const g1 = new DriftWindow('v', 100, ref, ['a', 'b']);
+    const g2 = new DriftWindow('v', 100, ref, ['a', 'b']);
+    for (let i = 0; i < 60; i++) {
+      const r = row((i * 7) % 130, (i * 3) % 100);
+      one.add(r, i);
+      (i % 2 === 0 ? g1 : g2).add(r, i);
+    }
+    const merged = mergeDriftCounts(
+      { gateways: 1, versions: { v: g1.counts() } },
+      { gateways: 1, versions: { v: g2.counts() } },
+    );
+    expect(merged.gateways).toBe(2);
+    expect(merged.versions.v).toEqual(one.counts());
+    expect(driftReport(merged.versions.v, ref, T)).toEqual(driftReport(one.counts(), ref, T));
+  });
+});
+
+describe('DriftMonitor', () => {
+  const log = createLogger({ role: 'drift-test', level: 'silent', pretty: false });
+  const version = 'v20260101-000000-000-00';
+  const manifest = {
+    features: [{ name: 'a' }, { name: 'b' }],
+    reference: reference(),
+  } as unknown as Manifest;
+
+  it('reads features from /predict bodies by name and skips what holds no row', () => {
+    const out = new Float64Array(2);
+    expect(featuresFromBody('{"b": 3, "a": 1.5, "user_id": "u"}', ['a', 'b'], out)).toBe(true);
+    expect([...out]).toEqual([1.5, 3]);
+    expect(featuresFromBody('{"a": "1", "__proto__": 2}', ['a', '__proto__'], out)).toBe(true);
+    expect(out[0]).toBeNaN();
+    expect(out[1]).toBe(2);
+    expect(featuresFromBody('{"instances": [{"a": 1}]', ['a'], out)).toBe(false);
+    expect(featuresFromBody('[1, 2]', ['a'], out)).toBe(false);
+  });
+
+  it('measures a version once its manifest is read, and ignores ids that are not versions', async () => {
+    const monitor = new DriftMonitor({ thresholds: T, manifests: async () => manifest, log });
+    monitor.observe('../../etc', '{"a": 1, "b": 1}', 1);
+    expect(monitor.skipped).toBe(1);
+    monitor.observe(version, '{"a": 1, "b": 1}', 1);
+    await waitFor(() => monitor.versions().includes(version), { timeoutMs: 2000 });
+    for (let i = 0; i < 30; i++) monitor.observe(version, JSON.stringify({ a: (i * 37) % 100, b: 99 }), 50);
+    monitor.observe(version, 'not json', 50);
+    const doc = monitor.document();
+    expect(doc).toMatchObject({ gateways: 1, scope: 'this gateway' });
+    expect(doc.versions[version]).toMatchObject({ requests: 30, window: 30, drifted: ['b'] });
+    expect(monitor.skipped).toBe(2);
+  });
+});
