@@ -263,6 +263,9 @@ async function main() {
     const gateway = launch(process.execPath, [
       cli,
       'gateway',
+      // The registry of the model it serves: drift monitoring reads the version's reference there.
+      '--registry',
+      registry,
       '--host',
       '127.0.0.1',
       '--port',

@@ -18,9 +18,9 @@ export const driftGateway = {
   driftWindow: int(
     '--drift-window <n>',
     'FLYWHEEL_DRIFT_WINDOW',
-    'sliding window of drift monitoring: the last n requests each version answered',
+    'sliding window of drift monitoring: the last n requests each version answered (0 turns drift monitoring off)',
     1000,
-    { min: 1, max: 1_000_000 },
+    { min: 0, max: 1_000_000 },
   ),
   driftMinRequests: int(
     '--drift-min-requests <n>',

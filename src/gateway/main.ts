@@ -23,8 +23,8 @@ export async function startGateway(
   // Version routing, feedback, analysis and admin (/predict planner, /experiments, /feedback,
   // /admin/*), then the dashboard (/ and /dashboard), are layers on the balancer's route table.
   const experiments = await attachExperiments(gateway);
-  // Drift (GET /drift, gauges) counts what the experiment layer observes.
-  attachDrift(gateway, experiments, driftThresholds);
+  // Drift (GET /drift, gauges) counts what the experiment layer observes; --drift-window 0 turns it off.
+  if (driftThresholds.window > 0) attachDrift(gateway, experiments, driftThresholds);
   gateway.server.once('close', () => {
     experiments.close().catch((err: unknown) => log.error({ err }, 'experiments close failed'));
   });

@@ -14,6 +14,7 @@ export const INDEX_HTML = `<!doctype html>
 <link rel="stylesheet" href="${ASSET_PREFIX}dashboard.css">
 <script src="${ASSET_PREFIX}uPlot.iife.min.js" defer></script>
 <script src="${ASSET_PREFIX}app.js" type="module"></script>
+<script src="${ASSET_PREFIX}drift.js" type="module"></script>
 </head>
 <body>
 <header class="top">
@@ -69,6 +70,10 @@ export const INDEX_HTML = `<!doctype html>
   <section class="card span-12" id="analysis" aria-labelledby="analysis-h">
     <h2 id="analysis-h">Canary analysis</h2>
     <div id="analysis-body"></div>
+  </section>
+  <section class="card span-12" id="drift" aria-labelledby="drift-h">
+    <h2 id="drift-h">Drift, per version</h2>
+    <div id="drift-body"><p class="muted">Loading…</p></div>
   </section>
   <section class="card span-12" id="registry" aria-labelledby="registry-h">
     <h2 id="registry-h">Registry</h2>
@@ -248,4 +253,8 @@ dialog .buttons { justify-content: flex-end; }
   .traffic-form { grid-template-columns: minmax(0, 1fr); }
   .traffic-form .weight { grid-column: 1; }
 }
+.drift-controls { display: flex; align-items: center; gap: 6px; margin-bottom: 8px; }
+.drift-version { border-top: 1px solid var(--line); padding-top: 8px; margin-top: 8px; }
+.drift-version h3 { margin: 0; font-size: 14px; }
+.drift-figure { margin: 8px 0 0; }
 `;

@@ -58,7 +58,7 @@ export function driftThresholdsFromConfig(config: GatewayConfig): DriftThreshold
     alert: config.driftAlert,
   };
   const problems: string[] = [];
-  if (t.minRequests > t.window)
+  if (t.window > 0 && t.minRequests > t.window)
     problems.push(
       `--drift-min-requests: ${t.minRequests} can never be reached in a --drift-window of ${t.window}`,
     );
