@@ -37,8 +37,8 @@ export interface RunRecord {
   readonly started_at: string;
   readonly duration_ms: number;
   readonly outcome: RunOutcome;
-  /** Why: the first training, a schedule tick. */
-  readonly trigger: 'startup' | 'schedule';
+  /** Why: the first training, a schedule tick, production drifting (`--retrain-on-drift`). */
+  readonly trigger: 'startup' | 'schedule' | 'drift';
   /** The version the run published (from the trainer's `--json` summary). */
   readonly version: string | null;
   /** Whether the run moved `production` to its version. */

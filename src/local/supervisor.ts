@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { Registry } from '../registry/index.js';
 import { splitArgs } from './args.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { driftRetrainer, type DriftRetrainer } from './drift-retrain.js';
 import { ManagedChild, type Launch } from './child.js';
 import type { UpLock } from './lock.js';
 import { createLogSink, type LogSink } from './logs.js';
@@ -52,6 +53,7 @@ export class Supervisor {
   readonly #trainArgs: string[];
   readonly #schedule: TrainingSchedule;
   readonly #writer: StateWriter;
+  readonly #driftRetrain: DriftRetrainer | null;
   readonly #startedAt = new Date().toISOString();
 
   #gatewayPort: number;
@@ -105,6 +107,9 @@ export class Supervisor {
       run: (signal) =>
         runTrainer({ launch: this.#launch('train', this.#trainerArgs()), logs: this.#logs, signal }),
     });
+    this.#driftRetrain = driftRetrainer(config, this.registry, this.#schedule, log, () =>
+      this.#gateway === null ? null : this.url,
+    );
     this.#replicas = new ReplicaSet(this.registry);
     this.#rollout = new Rollout({
       config,
@@ -155,6 +160,7 @@ export class Supervisor {
       await this.#startGateway();
       if (this.#stopRequested) return;
       this.#schedule.start();
+      this.#driftRetrain?.start();
       this.#setState('running');
       this.#log.info(
         {
@@ -383,6 +389,7 @@ export class Supervisor {
     if (this.#state !== 'stopped' && this.#state !== 'failed') {
       this.#setState('stopping');
       if (this.#children.size > 0) this.#log.info('stopping: schedule, gateway, then replicas');
+      this.#driftRetrain?.stop();
       await this.#schedule.stop();
       if (this.#gateway !== null) await this.#gateway.stop(this.#stopGraceMs);
       await Promise.all(
