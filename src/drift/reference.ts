@@ -2,6 +2,7 @@
 // and checking a reference read back from a manifest. Pure functions: the trainer, the registry's
 // manifest check and the gateway's live accounting all share them, so a value is binned the same way
 // at training time and in production.
+import { binOf } from '../model/binning.js';
 import type { Distribution, DriftReference, FeatureDistribution } from './types.js';
 
 /** Bins per variable unless asked otherwise: the usual choice for PSI (deciles). */
@@ -41,22 +42,15 @@ export function quantileEdges(sorted: ArrayLike<number>, bins: number): number[]
 
 /**
  * Where `v` is counted in the live layout of a distribution with `k = edges.length + 1` bins: its bin
- * (0..k-1, the number of edges below it, by binary search), `k` below `min`, `k + 1` above `max`,
+ * (0..k-1, the number of edges below it: the learner's own binary search), `k` below `min`, `k + 1` above `max`,
  * `k + 2` when it is not a number. The range is checked first, so the search runs over at most
  * `k - 1` sorted edges.
  */
-export function slotOf(edges: ArrayLike<number>, min: number, max: number, v: number): number {
+export function slotOf(edges: Float64Array, min: number, max: number, v: number): number {
   const k = edges.length + 1;
   if (!(v >= min)) return v < min ? k : k + 2;
   if (v > max) return k + 1;
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (edges[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return binOf(edges, v);
 }
 
 /** How many bins a variable of `rows` values gets when `bins` are asked for. */
@@ -73,8 +67,9 @@ export function distributionOf(values: ArrayLike<number>, bins: number): Distrib
   const min = sorted[0];
   const max = sorted[sorted.length - 1];
   const edges = quantileEdges(sorted, binsFor(sorted.length, bins));
+  const cuts = Float64Array.from(edges);
   const counts = new Float64Array(edges.length + 1);
-  for (let i = 0; i < sorted.length; i++) counts[slotOf(edges, min, max, sorted[i])]++;
+  for (let i = 0; i < sorted.length; i++) counts[slotOf(cuts, min, max, sorted[i])]++;
   return {
     edges,
     shares: Array.from(counts, (c) => c / sorted.length),

@@ -10,6 +10,7 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DriftDocument } from '../../src/gateway/dashboard/drift-types.js';
 import { generateSynthetic, SYNTHETIC_FEATURES } from '../../src/trainer/data/synthetic.js';
+import { postRows, rowBody } from '../helpers/rows.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,21 +51,12 @@ describe.runIf(HAVE_CHROMIUM)('dashboard drift panel in Chromium against flywhee
 
     const rows = generateSynthetic(400, 99);
     const pool = new Pool(stack.url, { connections: 4 });
-    try {
-      for (let i = 0; i < rows.rows; i++) {
-        const body: Record<string, number> = {};
-        rows.featureNames.forEach((n, j) => (body[n] = rows.columns[j][i] * (n === SCALED ? 1.8 : 1)));
-        const res = await pool.request({
-          path: '/predict',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        await res.body.dump();
-      }
-    } finally {
-      await pool.close();
-    }
+    const answered = await postRows(
+      pool,
+      Array.from({ length: rows.rows }, (_, i) => rowBody(rows, i, { [SCALED]: 1.8 })),
+      4,
+    ).finally(() => pool.close());
+    expect([...answered.keys()].every((k) => k.startsWith('200 '))).toBe(true);
     const doc = await waitFor(
       async () => {
         const d = (await (await fetch(`${stack.url}/drift`)).json()) as DriftDocument;

@@ -5,6 +5,7 @@ import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { retrainDecision, type DriftFacts } from '../../src/local/drift-retrain.js';
 import { generateSynthetic } from '../../src/trainer/data/synthetic.js';
+import { postRows, rowBody } from '../helpers/rows.js';
 import { runCli, startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,24 +48,12 @@ describe('flywheel up --retrain-on-drift', () => {
     });
     const rows = generateSynthetic(300, 5);
     const pool = new Pool(stack.url, { connections: 4 });
-    try {
-      for (let i = 0; i < rows.rows; i++) {
-        const body: Record<string, number> = {};
-        rows.featureNames.forEach(
-          (n, j) => (body[n] = rows.columns[j][i] * (n === 'visits_per_week' ? 1.8 : 1)),
-        );
-        const res = await pool.request({
-          path: '/predict',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        await res.body.dump();
-        expect(res.statusCode).toBe(200);
-      }
-    } finally {
-      await pool.close();
-    }
+    const answered = await postRows(
+      pool,
+      Array.from({ length: rows.rows }, (_, i) => rowBody(rows, i, { visits_per_week: 1.8 })),
+      4,
+    ).finally(() => pool.close());
+    expect([...answered.keys()].every((k) => k.startsWith('200 '))).toBe(true);
     const s = stack;
     const run = await waitFor(
       async () => {

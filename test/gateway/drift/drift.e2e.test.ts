@@ -10,8 +10,8 @@ import { Pool, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DriftDocument, VersionDriftView } from '../../../src/gateway/dashboard/drift-types.js';
 import { generateSynthetic, SYNTHETIC_FEATURES } from '../../../src/trainer/data/synthetic.js';
-import type { Dataset } from '../../../src/model/types.js';
 import { freePort } from '../../helpers/ports.js';
+import { postRows, rowBody } from '../../helpers/rows.js';
 import { CLI, cleanEnv, runCli } from '../../helpers/stack.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -57,34 +57,6 @@ async function startRole(role: 'serve' | 'gateway', args: string[]): Promise<Pro
       clearTimeout(timer);
     },
   };
-}
-
-function rowBody(ds: Dataset, i: number, scale: Record<string, number> = {}): Record<string, number> {
-  const body: Record<string, number> = {};
-  ds.featureNames.forEach((name, j) => (body[name] = ds.columns[j][i] * (scale[name] ?? 1)));
-  return body;
-}
-
-/** Sends the bodies, 8 at a time; returns how many answers each version gave, by status. */
-async function send(pool: Pool, bodies: readonly unknown[]): Promise<Map<string, number>> {
-  const answered = new Map<string, number>();
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++];
-      const res = await pool.request({
-        path: '/predict',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      await res.body.dump();
-      const key = `${res.statusCode} ${String(res.headers['x-model-version'] ?? '-')}`;
-      answered.set(key, (answered.get(key) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  return answered;
 }
 
 async function drift(url: string): Promise<DriftDocument> {
@@ -157,13 +129,13 @@ describe('drift monitoring with a real trainer, backend and gateway', () => {
 
   it('flags nothing for 1,500 rows from the training distribution (another seed)', async () => {
     // The first answer makes the gateway read the version's reference; count from a known start.
-    await send(pool, [rowBody(live, 0)]);
+    await postRows(pool, [rowBody(live, 0)]);
     await waitFor(async () => (await drift(gateway.url)).versions[production] !== undefined, {
       timeoutMs: 5000,
       what: 'the version to be measured',
     });
     const before = (await view(production)).requests;
-    const answered = await send(
+    const answered = await postRows(
       pool,
       Array.from({ length: 1500 }, (_, i) => rowBody(live, i)),
     );
@@ -207,7 +179,7 @@ describe('drift monitoring with a real trainer, backend and gateway', () => {
       ...Array.from({ length: 20 }, () => ({ avg_session_duration: 3 })),
       '{"avg_session_duration": ',
     ];
-    const answered = await send(pool, [...far, ...bad]);
+    const answered = await postRows(pool, [...far, ...bad]);
     expect(answered.get(`200 ${production}`)).toBe(10);
     const v = await view(production);
     expect(v.requests - before.requests).toBe(10); // the 41 bad requests are not counted
@@ -226,7 +198,7 @@ describe('drift monitoring with a real trainer, backend and gateway', () => {
   });
 
   it(`flags ${SCALED} alone, by name, when its values are multiplied by 1.8`, async () => {
-    await send(
+    await postRows(
       pool,
       Array.from({ length: 1500 }, (_, i) => rowBody(live, i, { [SCALED]: 1.8 })),
     );
@@ -279,13 +251,13 @@ describe('drift monitoring with a real trainer, backend and gateway', () => {
     // Warm-up until the candidate is measured, then count from there.
     await waitFor(
       async () => {
-        await send(pool, [rowBody(live, 0), rowBody(live, 1), rowBody(live, 2)]);
+        await postRows(pool, [rowBody(live, 0), rowBody(live, 1), rowBody(live, 2)]);
         return (await drift(gateway.url)).versions[candidate] !== undefined;
       },
       { timeoutMs: 10_000, what: 'the candidate to be measured' },
     );
     const before = await drift(gateway.url);
-    const answered = await send(
+    const answered = await postRows(
       pool,
       Array.from({ length: 600 }, (_, i) => rowBody(live, i)),
     );
