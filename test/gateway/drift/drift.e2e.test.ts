@@ -10,6 +10,8 @@ import { Pool, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DriftDocument, VersionDriftView } from '../../../src/gateway/dashboard/drift-types.js';
 import { generateSynthetic, SYNTHETIC_FEATURES } from '../../../src/trainer/data/synthetic.js';
+import { Registry } from '../../../src/registry/registry.js';
+import { publish, trainModels } from '../../backend/helpers.js';
 import { freePort } from '../../helpers/ports.js';
 import { postRows, rowBody } from '../../helpers/rows.js';
 import { CLI, cleanEnv, runCli } from '../../helpers/stack.js';
@@ -277,5 +279,27 @@ describe('drift monitoring with a real trainer, backend and gateway', () => {
       await readFile(path.join(registry, 'versions', candidate, 'manifest.json'), 'utf8'),
     ) as { reference: { features: { name: string; edges: number[] }[] } };
     expect(c.features[SCALED].edges).toEqual(manifest.reference.features[1].edges);
+  });
+
+  it('says "no reference" for a version published before drift monitoring, and still counts it', async () => {
+    // A manifest as older Flywheel wrote it: no reference field (the backend tests' publisher).
+    const registryApi = new Registry(registry);
+    const [old] = await trainModels(1, 250, 4);
+    const version = await publish(registryApi, old);
+    await registryApi.setAlias('candidate', version, { reason: 'drift test: a version without reference' });
+    await waitFor(
+      async () => {
+        await postRows(pool, [rowBody(live, 0), rowBody(live, 1), rowBody(live, 2), rowBody(live, 3)]);
+        const v = (await drift(gateway.url)).versions[version];
+        return v !== undefined && v.requests > 0;
+      },
+      { timeoutMs: 15_000, what: 'the old version to answer and be measured' },
+    );
+    const v = (await drift(gateway.url)).versions[version];
+    expect(v).toMatchObject({ reference: 'none', prediction: null, drifted: [] });
+    expect(v.note).toMatch(/no reference/);
+    expect(v.features).toEqual({});
+    const metrics = await (await request(`${gateway.url}/metrics`)).body.text();
+    expect(metrics).not.toContain(`flywheel_feature_drift_psi{version="${version}"`);
   });
 });

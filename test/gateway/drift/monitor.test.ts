@@ -5,7 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { buildReference } from '../../../src/drift/reference.js';
 import type { DriftReference } from '../../../src/drift/types.js';
 import { createLogger } from '../../../src/log.js';
-import { DriftMonitor, featuresFromBody } from '../../../src/gateway/drift/monitor.js';
+import { loadConfig } from '../../../src/config.js';
+import { FlywheelError } from '../../../src/errors.js';
+import {
+  DriftMonitor,
+  driftThresholdsFromConfig,
+  featuresFromBody,
+} from '../../../src/gateway/drift/monitor.js';
 import { driftReport, mergeDriftCounts, type DriftThresholds } from '../../../src/gateway/drift/report.js';
 import { DriftWindow } from '../../../src/gateway/drift/window.js';
 import type { Manifest } from '../../../src/registry/types.js';
@@ -137,5 +143,32 @@ describe('DriftMonitor', () => {
     expect(doc).toMatchObject({ gateways: 1, scope: 'this gateway' });
     expect(doc.versions[version]).toMatchObject({ requests: 30, window: 30, drifted: ['b'] });
     expect(monitor.skipped).toBe(2);
+  });
+});
+
+describe('drift settings', () => {
+  it('default to a window of 1000, 200 requests, warn 0.1 and alert 0.25', () => {
+    expect(driftThresholdsFromConfig(loadConfig('gateway', {}, {}))).toEqual({
+      window: 1000,
+      minRequests: 200,
+      warn: 0.1,
+      alert: 0.25,
+    });
+  });
+
+  it('refuse a minimum the window can never hold and a warn above the alert, naming both', () => {
+    const config = loadConfig('gateway', { driftWindow: '100', driftWarn: '0.3' }, {});
+    let error: unknown;
+    try {
+      driftThresholdsFromConfig(config);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(FlywheelError);
+    expect((error as FlywheelError).code).toBe('FLY_ERR_CONFIG');
+    expect((error as FlywheelError).message).toMatch(/--drift-min-requests: 200 can never be reached/);
+    expect((error as FlywheelError).message).toMatch(/--drift-warn: 0.3 is above --drift-alert 0.25/);
+    // 0 turns drift monitoring off: no minimum to reach.
+    expect(driftThresholdsFromConfig(loadConfig('gateway', { driftWindow: '0' }, {})).window).toBe(0);
   });
 });
