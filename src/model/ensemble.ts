@@ -11,6 +11,7 @@
 //
 // This file never imports the grower: a served model carries no training code.
 import type { FitParams } from './params.js';
+import type { FlatTree } from './tree.js';
 import type { Algorithm, Predictor } from './types.js';
 
 /** How the trees' outputs combine: the forest averages them, boosting adds them to a base score. */
@@ -26,14 +27,6 @@ export interface EnsembleInfo {
   readonly base: number;
   /** Per feature: the raw-value bin edges that split thresholds are taken from. */
   readonly thresholds: readonly Float64Array[];
-}
-
-/** A tree as the grower hands it over: preorder, left child = next node, feature −1 = leaf. */
-export interface TreeNodes {
-  readonly feature: Int32Array;
-  readonly bin: Uint8Array;
-  readonly value: Float64Array;
-  readonly right: Int32Array;
 }
 
 export const NODE_BYTES = 16;
@@ -76,7 +69,7 @@ export class TreeEnsemble implements Predictor {
     this.row[info.featureNames.length] = NaN;
   }
 
-  static fromTrees(info: EnsembleInfo, trees: readonly TreeNodes[]): TreeEnsemble {
+  static fromTrees(info: EnsembleInfo, trees: readonly FlatTree[]): TreeEnsemble {
     let total = 0;
     for (const t of trees) total += t.feature.length;
     const block = new ArrayBuffer(total * NODE_BYTES);
