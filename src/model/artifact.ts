@@ -14,11 +14,21 @@
 // Trees are stored in preorder, so a tree's shape is implied by which nodes are leaves: no child
 // pointers to corrupt, no cycles possible. Decoding checks everything and refuses a malformed file
 // with FLY_ERR_ARTIFACT_INVALID; a decoded model never reads out of bounds.
-import * as zlib from 'node:zlib';
-import { FlywheelError } from '../errors.js';
 import { NODE_BYTES, TreeEnsemble, type Aggregation } from './ensemble.js';
 import { validateFitParams, type FitParams } from './params.js';
 import type { Algorithm } from './types.js';
+import {
+  LITTLE_ENDIAN,
+  align8,
+  crc32,
+  firstNonFinite,
+  invalid,
+  isCount,
+  readFloat64s,
+  readUint16s,
+} from './artifact-bytes.js';
+
+export { crc32 } from './artifact-bytes.js';
 
 export const ARTIFACT_FORMAT = 'flywheel-tree-ensemble';
 export const ARTIFACT_VERSION = 1;
@@ -45,8 +55,6 @@ export interface ArtifactHeader {
   /** 1 when fewer than 255 features (leaf marker 0xff), else 2 (leaf marker 0xffff). */
   featureBytes: 1 | 2;
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   const nf = model.featureNames.length;
@@ -361,71 +369,4 @@ function edgeIndex(padded: Float64Array, f: number, threshold: number): number {
   b += +(padded[base + b + 1] < threshold) << 1;
   b += +(padded[base + b] < threshold);
   return b;
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
-
-function invalid(message: string): never {
-  throw new FlywheelError('FLY_ERR_ARTIFACT_INVALID', `invalid model artifact: ${message}`);
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
-}
-
-/** A fresh copy (Buffer#slice would return a view at the same, possibly unaligned, offset). */
-function copyBytes(bytes: Uint8Array, at: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  out.set(bytes.subarray(at, at + length));
-  return out;
-}
-
-function firstNonFinite(a: Float64Array): number {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
-  return -1;
-}
-
-/**
- * n little-endian float64 values at `at`: a copy (the caller may reuse its buffer) unless `copy` is
- * false and the bytes are aligned.
- */
-function readFloat64s(bytes: Uint8Array, at: number, n: number, copy = true): Float64Array {
-  if (LITTLE_ENDIAN) {
-    if ((bytes.byteOffset + at) % 8 === 0) {
-      const view = new Float64Array(bytes.buffer, bytes.byteOffset + at, n);
-      return copy ? view.slice() : view;
-    }
-    return new Float64Array(copyBytes(bytes, at, 8 * n).buffer);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8 * n);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
-  return out;
-}
-
-function readUint16s(bytes: Uint8Array, at: number, n: number): Uint16Array {
-  if (LITTLE_ENDIAN) return new Uint16Array(copyBytes(bytes, at, 2 * n).buffer);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 2 * n);
-  return Uint16Array.from({ length: n }, (_, i) => view.getUint16(2 * i, true));
-}
-
-// zlib.crc32 arrived in Node 20.15; older Node 20 releases use the table below.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-let crcTable: Int32Array | undefined;
-
-export function crc32(data: Uint8Array): number {
-  if (nativeCrc32) return nativeCrc32(data) >>> 0;
-  if (!crcTable) {
-    crcTable = new Int32Array(256);
-    for (let i = 0; i < 256; i++) {
-      let c = i;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[i] = c;
-    }
-  }
-  let c = -1;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
 }
