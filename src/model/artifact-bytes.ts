@@ -3,6 +3,9 @@
 import * as zlib from 'node:zlib';
 import { FlywheelError } from '../errors.js';
 
+/** 2^28 nodes of 16 bytes = 4 GB in memory: far above a million-row forest (about 10^8 nodes). */
+export const MAX_NODES = 2 ** 28;
+
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function isCount(n: unknown): n is number {

@@ -4,7 +4,7 @@
 // measures both). Layout, all little-endian:
 //
 //   0   "FLYWTREE"                    magic
-//   8   u32 format version (1)
+//   8   u32 format version (1; 2 is a model trained elsewhere, artifact-imported.ts)
 //   12  u32 header length H
 //   16  header: UTF-8 JSON (ArtifactHeader), then zero padding to a multiple of 8
 //   …   payload: f64 thresholds (per feature, concatenated) | f64 leaf values (preorder)
@@ -15,10 +15,12 @@
 // pointers to corrupt, no cycles possible. Decoding checks everything and refuses a malformed file
 // with FLY_ERR_ARTIFACT_INVALID; a decoded model never reads out of bounds.
 import { NODE_BYTES, TreeEnsemble, type Aggregation } from './ensemble.js';
+import { IMPORTED_ARTIFACT_VERSION, decodeImported, importedParts } from './artifact-imported.js';
 import { validateFitParams, type FitParams } from './params.js';
 import type { Algorithm } from './types.js';
 import {
   LITTLE_ENDIAN,
+  MAX_NODES,
   align8,
   crc32,
   firstNonFinite,
@@ -36,8 +38,6 @@ const MAGIC = 'FLYWTREE';
 const PREFIX = 16;
 const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 const MAX_FEATURES = 65_535;
-/** 2^28 nodes of 16 bytes = 4 GB in memory: far above a million-row forest (about 10^8 nodes). */
-const MAX_NODES = 2 ** 28;
 
 export interface ArtifactHeader {
   format: typeof ARTIFACT_FORMAT;
@@ -57,9 +57,11 @@ export interface ArtifactHeader {
 }
 
 export function encodeArtifact(model: TreeEnsemble): Uint8Array {
+  if (model.params === null || model.thresholds === null) return encodeImported(model);
   const nf = model.featureNames.length;
   const featureBytes: 1 | 2 = nf < 0xff ? 1 : 2;
   const leafMarker = featureBytes === 1 ? 0xff : 0xffff;
+  const { params, thresholds } = model;
   const nodes = model.nodeCount;
   const links = model.nodeLinks;
   const value = model.nodeValue;
@@ -75,12 +77,12 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
     algorithm: model.algorithm,
     featureNames: [...model.featureNames],
     targetName: model.targetName,
-    params: { ...model.params },
+    params: { ...params },
     aggregation: model.aggregation,
     base: model.base,
     treeNodes,
     leaves,
-    thresholdCounts: model.thresholds.map((t) => t.length),
+    thresholdCounts: thresholds.map((t) => t.length),
     featureBytes,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -97,7 +99,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   const leafValues = new Float64Array(leaves);
   // Each feature's edges padded to 256 with +Infinity, for edgeIndex.
   const padded = new Float64Array(256 * nf).fill(Infinity);
-  model.thresholds.forEach((t, f) => padded.set(t, 256 * f));
+  thresholds.forEach((t, f) => padded.set(t, 256 * f));
   const featureOut = featureBytes === 1 ? new Uint8Array(nodes) : new Uint16Array(nodes);
   const binOut = new Uint8Array(nodes - leaves);
   for (let i = 0, leaf = 0, split = 0; i < nodes; i++) {
@@ -115,7 +117,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
     for (let i = 0; i < a.length; i++) view.setFloat64(at + 8 * i, a[i], true);
     at += 8 * a.length;
   };
-  for (const t of model.thresholds) putFloats(t);
+  for (const t of thresholds) putFloats(t);
   if (LITTLE_ENDIAN) {
     out.set(new Uint8Array(leafValues.buffer), at);
     at += 8 * leaves;
@@ -141,9 +143,9 @@ export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== ARTIFACT_VERSION) {
+  if (version !== ARTIFACT_VERSION && version !== IMPORTED_ARTIFACT_VERSION) {
     invalid(
-      `artifact format version ${version} is not supported (this Flywheel reads version ${ARTIFACT_VERSION})`,
+      `artifact format version ${version} is not supported (this Flywheel reads versions ${ARTIFACT_VERSION} and ${IMPORTED_ARTIFACT_VERSION})`,
     );
   }
   const stored = view.getUint32(bytes.length - 4, true);
@@ -152,6 +154,13 @@ export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
   const headerLength = view.getUint32(12, true);
   if (headerLength > MAX_HEADER_BYTES || PREFIX + headerLength > bytes.length - 4) {
     invalid(`header length ${headerLength} does not fit in the ${bytes.length}-byte artifact`);
+  }
+  if (version === IMPORTED_ARTIFACT_VERSION) {
+    return decodeImported(
+      bytes,
+      parseJson(bytes.subarray(PREFIX, PREFIX + headerLength)),
+      align8(PREFIX + headerLength),
+    );
   }
   const header = parseHeader(bytes.subarray(PREFIX, PREFIX + headerLength));
   const nf = header.featureNames.length;
@@ -278,13 +287,32 @@ function linkTrees(
   return null;
 }
 
-function parseHeader(raw: Uint8Array): ArtifactHeader {
-  let h: unknown;
+function parseJson(raw: Uint8Array): unknown {
   try {
-    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as unknown;
   } catch (err) {
     invalid(`artifact header is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Layout 2: the prefix and checksum of layout 1 around artifact-imported.ts's header and payload. */
+function encodeImported(model: TreeEnsemble): Uint8Array {
+  const { header, payload } = importedParts(model);
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const payloadStart = align8(PREFIX + headerBytes.length);
+  const out = new Uint8Array(payloadStart + payload.length + 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
+  view.setUint32(8, IMPORTED_ARTIFACT_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, PREFIX);
+  out.set(payload, payloadStart);
+  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+function parseHeader(raw: Uint8Array): ArtifactHeader {
+  const h = parseJson(raw);
   if (typeof h !== 'object' || h === null || Array.isArray(h))
     invalid('artifact header must be a JSON object');
   const o = h as Record<string, unknown>;
