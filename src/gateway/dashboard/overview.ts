@@ -284,9 +284,9 @@ export class OverviewBuilder {
           algorithm: manifest.algorithm,
           source: manifest.data.source,
           rows: finite(manifest.data.rows),
-          r2: finite(manifest.metrics.r2),
-          mae: finite(manifest.metrics.mae),
-          rmse: finite(manifest.metrics.rmse),
+          r2: finite(manifest.metrics?.r2),
+          mae: finite(manifest.metrics?.mae),
+          rmse: finite(manifest.metrics?.rmse),
           aliases: [],
           problem: null,
         };

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { FlywheelError } from '../../errors.js';
 import type { TreeEnsemble } from '../ensemble.js';
+import type { FeatureSchema } from '../types.js';
 import {
   INTERCHANGE_FORMAT,
   TreeCompiler,
@@ -247,4 +248,31 @@ function hashFile(file: string): Promise<string> {
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));
   });
+}
+
+/**
+ * Per feature, the span of the model's own split thresholds: the feature ranges recorded for an
+ * import that comes without data (the backend flags inputs far outside them). A feature the model
+ * never splits on gets [0, 0].
+ */
+export function splitRanges(model: TreeEnsemble): FeatureSchema[] {
+  const nf = model.featureNames.length;
+  const min = new Float64Array(nf).fill(Infinity);
+  const max = new Float64Array(nf).fill(-Infinity);
+  const links = model.nodeLinks;
+  for (let i = 0; i < model.nodeCount; i++) {
+    const slot = links[4 * i + 2];
+    if (slot === nf) continue;
+    const f = slot < nf ? slot : slot - nf - 1;
+    const t = slot < nf ? model.nodeValue[2 * i] : -model.nodeValue[2 * i];
+    if (!Number.isFinite(t)) continue;
+    if (t < min[f]) min[f] = t;
+    if (t > max[f]) max[f] = t;
+  }
+  return model.featureNames.map((name, f) => ({
+    name,
+    type: 'number',
+    min: min[f] <= max[f] ? min[f] : 0,
+    max: min[f] <= max[f] ? max[f] : 0,
+  }));
 }
