@@ -1,46 +1,10 @@
 // Imported models predict what their library predicts: every supported family, read from the
 // committed fixtures (made by test/model/fixtures/import/make.py with Debian's scikit-learn 1.2 and
 // XGBoost 1.7, so these tests need no Python), on 400 rows half of which sit at split thresholds.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decodeArtifact, encodeArtifact, type TreeEnsemble } from '../../src/model/index.js';
-import { readModelFile, type ReadModelOptions } from '../../src/model/import/index.js';
-
-export const FIXTURES = fileURLToPath(new URL('./fixtures/import/', import.meta.url));
-export const FEATURES = ['avg_session_duration', 'visits_per_week', 'response_rate', 'feature_usage_depth'];
-
-interface Expected {
-  rows: number[][];
-  predictions: number[];
-  missing_rows?: (number | null)[][];
-  missing_predictions?: number[];
-}
-export const expected = (
-  JSON.parse(readFileSync(`${FIXTURES}expected.json`, 'utf8')) as { models: Record<string, Expected> }
-).models;
-
-export const readOptions: ReadModelOptions = {
-  format: 'auto',
-  python: '/usr/bin/python3',
-  features: [],
-  target: undefined,
-  defaultTarget: 'engagement_score',
-};
-
-/** Largest |ours − library| over the fixture's rows, predicted one by one and as one batch. */
-export function maxError(model: TreeEnsemble, e: Expected): number {
-  const nf = e.rows[0].length;
-  const x = Float64Array.from(e.rows.flat());
-  const batch = model.predictBatch(x, e.rows.length);
-  let worst = 0;
-  e.rows.forEach((row, i) => {
-    worst = Math.max(worst, Math.abs(model.predictRow(row) - e.predictions[i]));
-    worst = Math.max(worst, Math.abs(batch[i] - e.predictions[i]));
-  });
-  expect(x.length).toBe(nf * e.rows.length);
-  return worst;
-}
+import { decodeArtifact, encodeArtifact } from '../../src/model/index.js';
+import { readModelFile } from '../../src/model/import/index.js';
+import { expected, FEATURES, FIXTURES, maxError, readOptions } from './import-fixtures.js';
 
 const FAMILIES: [string, string][] = [
   ['random-forest', 'random-forest.jsonl'],
@@ -93,5 +57,64 @@ describe('imported models predict as their library does', () => {
       expect(Math.abs(model.predictRow(row.map((v) => (v === null ? NaN : v))) - want)).toBeLessThan(1e-4);
       expect(Math.abs(batch[i] - want)).toBeLessThan(1e-4);
     });
+  });
+});
+
+describe('limits and exact comparisons', () => {
+  it('refuses more nodes than a model may hold before building it', async () => {
+    const file = `${FIXTURES}random-forest.jsonl`;
+    await expect(readModelFile(file, { ...readOptions, maxNodes: 1000 })).rejects.toMatchObject({
+      code: 'FLY_ERR_IMPORT_TOO_LARGE',
+      message: expect.stringMatching(/more than 1000 nodes/),
+    });
+    await expect(
+      readModelFile(`${FIXTURES}xgboost.json`, { ...readOptions, maxJsonBytes: 1000 }),
+    ).rejects.toMatchObject({
+      code: 'FLY_ERR_IMPORT_TOO_LARGE',
+    });
+  });
+
+  it('x < t and x <= t, float32 and float64, missing left or right: one tree, every boundary value', async () => {
+    const { TreeCompiler, parseInterchangeHeader } = await import('../../src/model/import/interchange.js');
+    const { below32, below64 } = await import('../../src/model/import/float.js');
+    const t = 0.1; // not a float32: float32 inputs compare against the float32 values around it
+    for (const inputs of ['float32', 'float64'] as const) {
+      for (const comparison of ['<', '<='] as const) {
+        for (const defaultLeft of [0, 1]) {
+          const header = parseInterchangeHeader(
+            {
+              format: 'flywheel-trees',
+              format_version: 1,
+              n_features: 1,
+              inputs,
+              comparison,
+              combine: 'sum',
+            },
+            'test',
+          );
+          const c = new TreeCompiler(header, { featureNames: ['x'], targetName: 'y' });
+          c.add(
+            {
+              left: [1, -1, -1],
+              right: [2, -1, -1],
+              feature: [0, 0, 0],
+              threshold: [t, 0, 0],
+              value: [0, 1, 2],
+              default_left: [defaultLeft, 0, 0],
+            },
+            0,
+          );
+          const model = c.finish();
+          const round = inputs === 'float32' ? Math.fround : (v: number) => v;
+          const probes = [t, below64(t), Math.fround(t), below32(Math.fround(t)), -t, 0, Infinity, -Infinity];
+          for (const x of probes) {
+            const xi = round(x);
+            const left = comparison === '<' ? xi < t : xi <= t;
+            expect(model.predictRow([x]), `${inputs} ${comparison} x=${x}`).toBe(left ? 1 : 2);
+          }
+          expect(model.predictRow([NaN])).toBe(defaultLeft ? 1 : 2);
+        }
+      }
+    }
   });
 });
