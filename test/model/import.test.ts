@@ -118,3 +118,25 @@ describe('limits and exact comparisons', () => {
     }
   });
 });
+
+describe('docs/models.md', () => {
+  it('the worked example predicts what its table says, in both layouts', async () => {
+    const { readFile, writeFile, mkdtemp } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const doc = await readFile(new URL('../../docs/models.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('### A worked example'));
+    const json = /```json\n([\s\S]*?)```/.exec(section)?.[1] as string;
+    const lines = /```\n(\{"format"[\s\S]*?)```/.exec(section)?.[1] as string;
+    const dir = await mkdtemp(`${os.tmpdir()}/flywheel-doc-`);
+    await writeFile(`${dir}/two.json`, json);
+    await writeFile(`${dir}/two.jsonl`, lines);
+    for (const file of ['two.json', 'two.jsonl']) {
+      const { model, origin } = await readModelFile(`${dir}/${file}`, readOptions);
+      expect(model.featureNames).toEqual(['visits_per_week', 'response_rate']);
+      expect(model.predictRow([0.5, 3])).toBe(8.75);
+      expect(model.predictRow([0.6, 3.1])).toBe(11.75);
+      expect(model.predictRow([0.2, NaN])).toBe(8.75);
+      if (file === 'two.json') expect(origin).toEqual({ library: 'my-gbm', library_version: '0.3' });
+    }
+  });
+});

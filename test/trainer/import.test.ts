@@ -3,7 +3,7 @@
 // every bad input exits non-zero with its FLY_ERR_* code and leaves the registry byte-identical.
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/registry/index.js';
 import { call, startBackend, waitServing, type Backend } from '../backend/helpers.js';
 import { expected, FEATURES, FIXTURES } from '../model/import-fixtures.js';
@@ -102,6 +102,14 @@ describe('promotion of imports', () => {
   });
 });
 
+/** The parts of XGBoost's model JSON the tests edit. */
+interface XgbDoc {
+  learner: {
+    objective: { name: string };
+    gradient_booster: { model: { trees: { left_children: number[]; split_conditions: number[] }[] } };
+  };
+}
+
 describe('bad input changes nothing', () => {
   let seeded: string;
   beforeEach(async () => {
@@ -119,14 +127,13 @@ describe('bad input changes nothing', () => {
     expect((await new Registry(dir).readAliases()).production).toBe(seeded);
   }
 
-  async function variant(name: string, edit: (doc: Record<string, any>) => unknown): Promise<string> {
-    const doc = JSON.parse(await readFile(`${FIXTURES}xgboost.json`, 'utf8')) as Record<string, any>;
+  async function variant(name: string, edit: (doc: XgbDoc) => unknown): Promise<string> {
+    const doc = JSON.parse(await readFile(`${FIXTURES}xgboost.json`, 'utf8')) as XgbDoc;
     const out = path.join(path.dirname(dir), `${path.basename(dir)}-${name}.json`);
     await writeFile(out, JSON.stringify(edit(doc) ?? doc));
     return out;
   }
-  const trees = (doc: Record<string, any>) =>
-    doc.learner.gradient_booster.model.trees as Record<string, number[]>[];
+  const trees = (doc: XgbDoc) => doc.learner.gradient_booster.model.trees as Record<string, number[]>[];
 
   it('a truncated file', async () => {
     const text = await readFile(`${FIXTURES}xgboost.json`, 'utf8');
