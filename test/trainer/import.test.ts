@@ -175,6 +175,14 @@ describe('bad input changes nothing', () => {
     });
     await writeFile(inf, (await readFile(inf, 'utf8')).replace('123456.789', '1e999'));
     await refused(inf, 'FLY_ERR_IMPORT_INVALID', /leaf \d+ has value Infinity, not a finite number/);
+    // JSON has no NaN either: an interchange file that writes one is not JSON (Python's json.dump would).
+    const nan = path.join(path.dirname(dir), `${path.basename(dir)}-nan.json`);
+    await writeFile(
+      nan,
+      '{"format":"flywheel-trees","format_version":1,"n_features":4,"inputs":"float64","comparison":"<=","combine":"sum",' +
+        `"feature_names":${JSON.stringify(FEATURES)},"trees":[{"left":[-1],"right":[-1],"feature":[0],"threshold":[0],"value":[NaN]}]}`,
+    );
+    await refused(nan, 'FLY_ERR_IMPORT_FORMAT', /not valid JSON/);
     const range = await variant('range', (d) => void (trees(d)[3].left_children[0] = 9999));
     await refused(range, 'FLY_ERR_IMPORT_INVALID', /tree 3: node 0 has children 9999 and \d+, out of range/);
     const cycle = await variant('cycle', (d) => void (trees(d)[2].left_children[1] = 0));
