@@ -42,6 +42,8 @@ export async function runTrainCommand(spec: CommandSpec, train: Dataset, log: Lo
     const modelDir = path.join(work, 'model');
     await mkdir(modelDir);
     await writeCsv(train, data);
+    // The command inherits the trainer's environment (PATH, a virtualenv, credentials of the user's
+    // own code): passed through to the child, not read as settings.
     const env = {
       ...process.env,
       FLYWHEEL_TRAIN_DATA: data,
