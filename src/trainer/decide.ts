@@ -24,6 +24,18 @@ export interface Outcome {
   readonly pruned: string[];
 }
 
+/** The summary fields `train` and `import` print that come from the decision. */
+export function outcomeFields(outcome: Outcome) {
+  return {
+    production_version: outcome.production.kind === 'none' ? null : outcome.production.version,
+    production_metrics: outcome.production.kind === 'scored' ? outcome.production.metrics : null,
+    promoted: outcome.decision.alias === 'production',
+    alias: outcome.decision.alias,
+    reason: outcome.decision.reason,
+    pruned: outcome.pruned,
+  };
+}
+
 /**
  * Applies the policy to a published version and prunes. `holdout` null: the version was not evaluated
  * (an import without evaluation data), so production cannot be compared with it.

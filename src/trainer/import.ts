@@ -10,7 +10,7 @@ import type { Dataset, FeatureSchema, HoldoutMetrics } from '../model/types.js';
 import { Registry } from '../registry/index.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { SYNTHETIC_TARGET, readSource } from './data/index.js';
-import { decideAndPrune } from './decide.js';
+import { decideAndPrune, outcomeFields } from './decide.js';
 import { scoreOn } from './evaluate.js';
 import { importParameters, originOfRead } from './origin.js';
 import type { TrainSummary } from './pipeline.js';
@@ -117,11 +117,6 @@ export async function importOnce(options: ImportOptions, log: Logger): Promise<I
     holdout_rows: holdout === null ? 0 : holdout.rows,
     fit_seconds: readSeconds,
     metrics,
-    production_version: outcome.production.kind === 'none' ? null : outcome.production.version,
-    production_metrics: outcome.production.kind === 'scored' ? outcome.production.metrics : null,
-    promoted: outcome.decision.alias === 'production',
-    alias: outcome.decision.alias,
-    reason: outcome.decision.reason,
-    pruned: outcome.pruned,
+    ...outcomeFields(outcome),
   };
 }

@@ -20,7 +20,7 @@ import { PACKAGE_VERSION } from '../version.js';
 import { readSource, splitHoldout } from './data/index.js';
 import { scoreOn } from './evaluate.js';
 import { runTrainCommand, type CommandSpec } from './command.js';
-import { decideAndPrune } from './decide.js';
+import { decideAndPrune, outcomeFields } from './decide.js';
 import type { PromotionPolicy } from './policy.js';
 import { formatSourceSpec, parseSourceSpec } from './source.js';
 
@@ -137,12 +137,7 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
     holdout_rows: holdout.rows,
     fit_seconds: fitSeconds,
     metrics,
-    production_version: outcome.production.kind === 'none' ? null : outcome.production.version,
-    production_metrics: outcome.production.kind === 'scored' ? outcome.production.metrics : null,
-    promoted: outcome.decision.alias === 'production',
-    alias: outcome.decision.alias,
-    reason: outcome.decision.reason,
-    pruned: outcome.pruned,
+    ...outcomeFields(outcome),
   };
 }
 
