@@ -41,7 +41,7 @@ const load = () =>
 
 console.log(`# flywheel import benchmark, ${new Date().toISOString()}`);
 console.log(
-  `# command: npm run bench:import -- --rows ${rows} --rounds ${values.rounds} --python ${values.python}`,
+  `# command: npm run bench:import -- --rows ${rows} --rounds ${values.rounds} --python ${values.python}${values.layout ? ' --layout' : ''}`,
 );
 console.log(
   `# machine: ${os.cpus()[0]?.model ?? 'unknown cpu'} x${os.availableParallelism()}, node ${process.version}`,
