@@ -62,6 +62,22 @@ addSettingOptions(
 );
 
 addSettingOptions(
+  program
+    .command('import <file>')
+    .description(
+      'publish a model trained elsewhere (XGBoost JSON, scikit-learn joblib/pickle, flywheel-trees JSON) as a version, then apply the promotion policy',
+    ),
+  'import',
+).action(
+  action('import', async (config, cmd) => {
+    const { runImport } = await import('./trainer/main.js');
+    const log = createLogger({ role: 'importer', level: config.logLevel });
+    const summary = await runImport(cmd.args[0], config, log);
+    if (config.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  }),
+);
+
+addSettingOptions(
   program.command('serve').description('run a backend inference server that follows the registry'),
   'serve',
 ).action(

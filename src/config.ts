@@ -6,11 +6,12 @@ import { Command, Option } from 'commander';
 import { FlywheelError } from './errors.js';
 import { gateway } from './config/gateway.js';
 import type { Raw, Setting } from './config/kinds.js';
+import { importModel } from './config/import.js';
 import { serve } from './config/serve.js';
 import { admin, models, status, up } from './config/tools.js';
 import { train } from './config/train.js';
 
-export const SETTINGS = { train, serve, gateway, up, models, status, admin } as const;
+export const SETTINGS = { train, serve, gateway, up, models, status, admin, import: importModel } as const;
 
 export type Role = keyof typeof SETTINGS;
 type SettingsOf<R extends Role> = (typeof SETTINGS)[R];
@@ -21,6 +22,7 @@ export type TrainConfig = ConfigOf<'train'>;
 export type ServeConfig = ConfigOf<'serve'>;
 export type GatewayConfig = ConfigOf<'gateway'>;
 export type UpConfig = ConfigOf<'up'>;
+export type ImportConfig = ConfigOf<'import'>;
 
 /** Every FLYWHEEL_* variable any role reads. */
 export const KNOWN_ENV = new Set(

@@ -24,6 +24,17 @@ export const ERRORS = {
   FLY_ERR_ARTIFACT_INVALID: { status: 500, message: 'model artifact is malformed' },
   FLY_ERR_TRAIN_PARAMS: { status: 400, message: 'invalid training parameters' },
 
+  // models trained elsewhere (flywheel import, train --command)
+  FLY_ERR_IMPORT_FORMAT: { status: 400, message: 'model file is not in a format Flywheel reads' },
+  FLY_ERR_IMPORT_UNSUPPORTED: { status: 400, message: 'model is of a kind Flywheel cannot serve' },
+  FLY_ERR_IMPORT_INVALID: { status: 400, message: 'model trees are malformed' },
+  FLY_ERR_IMPORT_FEATURES: { status: 400, message: 'model features do not match' },
+  FLY_ERR_IMPORT_TOO_LARGE: { status: 400, message: 'model is larger than Flywheel accepts' },
+  FLY_ERR_PYTHON: { status: 500, message: 'Python with scikit-learn is needed and was not found' },
+  FLY_ERR_TRAIN_COMMAND_FAILED: { status: 500, message: 'training command failed' },
+  FLY_ERR_TRAIN_COMMAND_TIMEOUT: { status: 500, message: 'training command ran past its timeout' },
+  FLY_ERR_TRAIN_COMMAND_OUTPUT: { status: 500, message: 'training command wrote no model file, or several' },
+
   // registry
   FLY_ERR_REGISTRY_UNWRITABLE: { status: 500, message: 'registry folder cannot be written' },
   FLY_ERR_VERSION_NOT_FOUND: { status: 404, message: 'model version not found' },

@@ -2,6 +2,7 @@
 // GET /openapi.json) with the TypeScript shapes the handlers use, written beside each schema so the
 // two are read and changed together.
 import type { ErrorCode } from '../errors.js';
+import type { ModelOrigin } from '../registry/types.js';
 import type { FeatureProblem, RangeWarning } from './features.js';
 
 // ---------------------------------------------------------------- shared pieces
@@ -146,10 +147,24 @@ export const modelInfoReply = {
     model_name: { type: 'string', description: 'the name the /v2 paths serve the model under' },
     version: { type: 'string' },
     target: { type: 'string' },
-    metrics: metricsSchema,
+    metrics: { ...metricsSchema, type: ['object', 'null'] },
     provenance: {
       type: 'object',
       properties: {
+        origin: {
+          type: 'object',
+          description: 'what produced the version: kind flywheel | xgboost | scikit-learn | interchange',
+          properties: {
+            kind: { type: 'string' },
+            library_version: { type: 'string' },
+            estimator: { type: 'string' },
+            objective: { type: 'string' },
+            file: { type: 'string' },
+            file_sha256: { type: 'string' },
+            command: { type: 'string' },
+          },
+        },
+        origin_description: { type: 'string' },
         source: { type: 'string' },
         rows: { type: 'integer' },
         sha256: { type: 'string', description: 'of the training data' },
@@ -180,8 +195,10 @@ export interface ModelInfoReply {
   model_name: string;
   version: string;
   target: string;
-  metrics: { r2: number; mae: number; rmse: number };
+  metrics: { r2: number; mae: number; rmse: number } | null;
   provenance: {
+    origin: ModelOrigin;
+    origin_description: string;
     source: string;
     rows: number;
     sha256: string;

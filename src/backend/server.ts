@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { FlywheelError, isFlywheelError, type ErrorCode } from '../errors.js';
+import { describeOrigin, originOf } from '../registry/origin.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { invalidFeatures, MODEL_VERSION_HEADER, type RouteContext, type ServerOptions } from './context.js';
 import type { ReadReport } from './features.js';
@@ -204,6 +205,8 @@ function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
         target: m.target,
         metrics: m.metrics,
         provenance: {
+          origin: originOf(m),
+          origin_description: describeOrigin(m),
           ...m.data,
           artifact_sha256: m.artifact.sha256,
           trainer_host: m.trainer_host,

@@ -1,7 +1,7 @@
 // `flywheel train`: data source, learner, promotion policy and retention.
 import { common, json } from './common.js';
 import { driftTrain } from './drift.js';
-import { bool, int, list, num, oneOf, optStr, str } from './kinds.js';
+import { bool, duration, int, list, num, oneOf, optStr, str } from './kinds.js';
 
 export const train = {
   ...common,
@@ -84,4 +84,26 @@ export const train = {
     min: 1,
   }),
   ...driftTrain,
+  command: optStr(
+    '--command <cmd>',
+    'FLYWHEEL_TRAIN_COMMAND',
+    'run your own training code instead of the learner; its model file is imported (docs/models.md)',
+  ),
+  commandTimeout: duration(
+    '--command-timeout <time>',
+    'FLYWHEEL_COMMAND_TIMEOUT',
+    'how long --command may run',
+    3_600_000,
+  ),
+  python: python(),
 };
+
+/** The interpreter of the scikit-learn exporter (shared with `flywheel import`). */
+export function python() {
+  return str(
+    '--python <path>',
+    'FLYWHEEL_PYTHON',
+    'Python 3 with scikit-learn, for scikit-learn models (joblib/pickle)',
+    'python3',
+  );
+}

@@ -4,7 +4,7 @@
 // measures both). Layout, all little-endian:
 //
 //   0   "FLYWTREE"                    magic
-//   8   u32 format version (1)
+//   8   u32 format version (1; 2 is a model trained elsewhere, artifact-imported.ts)
 //   12  u32 header length H
 //   16  header: UTF-8 JSON (ArtifactHeader), then zero padding to a multiple of 8
 //   …   payload: f64 thresholds (per feature, concatenated) | f64 leaf values (preorder)
@@ -14,11 +14,23 @@
 // Trees are stored in preorder, so a tree's shape is implied by which nodes are leaves: no child
 // pointers to corrupt, no cycles possible. Decoding checks everything and refuses a malformed file
 // with FLY_ERR_ARTIFACT_INVALID; a decoded model never reads out of bounds.
-import * as zlib from 'node:zlib';
-import { FlywheelError } from '../errors.js';
 import { NODE_BYTES, TreeEnsemble, type Aggregation } from './ensemble.js';
+import { IMPORTED_ARTIFACT_VERSION, decodeImported, importedParts } from './artifact-imported.js';
 import { validateFitParams, type FitParams } from './params.js';
 import type { Algorithm } from './types.js';
+import {
+  LITTLE_ENDIAN,
+  MAX_NODES,
+  align8,
+  crc32,
+  firstNonFinite,
+  invalid,
+  isCount,
+  readFloat64s,
+  readUint16s,
+} from './artifact-bytes.js';
+
+export { crc32 } from './artifact-bytes.js';
 
 export const ARTIFACT_FORMAT = 'flywheel-tree-ensemble';
 export const ARTIFACT_VERSION = 1;
@@ -26,8 +38,6 @@ const MAGIC = 'FLYWTREE';
 const PREFIX = 16;
 const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 const MAX_FEATURES = 65_535;
-/** 2^28 nodes of 16 bytes = 4 GB in memory: far above a million-row forest (about 10^8 nodes). */
-const MAX_NODES = 2 ** 28;
 
 export interface ArtifactHeader {
   format: typeof ARTIFACT_FORMAT;
@@ -46,12 +56,12 @@ export interface ArtifactHeader {
   featureBytes: 1 | 2;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 export function encodeArtifact(model: TreeEnsemble): Uint8Array {
+  if (model.params === null || model.thresholds === null) return encodeImported(model);
   const nf = model.featureNames.length;
   const featureBytes: 1 | 2 = nf < 0xff ? 1 : 2;
   const leafMarker = featureBytes === 1 ? 0xff : 0xffff;
+  const { params, thresholds } = model;
   const nodes = model.nodeCount;
   const links = model.nodeLinks;
   const value = model.nodeValue;
@@ -67,12 +77,12 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
     algorithm: model.algorithm,
     featureNames: [...model.featureNames],
     targetName: model.targetName,
-    params: { ...model.params },
+    params: { ...params },
     aggregation: model.aggregation,
     base: model.base,
     treeNodes,
     leaves,
-    thresholdCounts: model.thresholds.map((t) => t.length),
+    thresholdCounts: thresholds.map((t) => t.length),
     featureBytes,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -89,7 +99,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
   const leafValues = new Float64Array(leaves);
   // Each feature's edges padded to 256 with +Infinity, for edgeIndex.
   const padded = new Float64Array(256 * nf).fill(Infinity);
-  model.thresholds.forEach((t, f) => padded.set(t, 256 * f));
+  thresholds.forEach((t, f) => padded.set(t, 256 * f));
   const featureOut = featureBytes === 1 ? new Uint8Array(nodes) : new Uint16Array(nodes);
   const binOut = new Uint8Array(nodes - leaves);
   for (let i = 0, leaf = 0, split = 0; i < nodes; i++) {
@@ -107,7 +117,7 @@ export function encodeArtifact(model: TreeEnsemble): Uint8Array {
     for (let i = 0; i < a.length; i++) view.setFloat64(at + 8 * i, a[i], true);
     at += 8 * a.length;
   };
-  for (const t of model.thresholds) putFloats(t);
+  for (const t of thresholds) putFloats(t);
   if (LITTLE_ENDIAN) {
     out.set(new Uint8Array(leafValues.buffer), at);
     at += 8 * leaves;
@@ -133,9 +143,9 @@ export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== ARTIFACT_VERSION) {
+  if (version !== ARTIFACT_VERSION && version !== IMPORTED_ARTIFACT_VERSION) {
     invalid(
-      `artifact format version ${version} is not supported (this Flywheel reads version ${ARTIFACT_VERSION})`,
+      `artifact format version ${version} is not supported (this Flywheel reads versions ${ARTIFACT_VERSION} and ${IMPORTED_ARTIFACT_VERSION})`,
     );
   }
   const stored = view.getUint32(bytes.length - 4, true);
@@ -144,6 +154,13 @@ export function decodeArtifact(bytes: Uint8Array): TreeEnsemble {
   const headerLength = view.getUint32(12, true);
   if (headerLength > MAX_HEADER_BYTES || PREFIX + headerLength > bytes.length - 4) {
     invalid(`header length ${headerLength} does not fit in the ${bytes.length}-byte artifact`);
+  }
+  if (version === IMPORTED_ARTIFACT_VERSION) {
+    return decodeImported(
+      bytes,
+      parseJson(bytes.subarray(PREFIX, PREFIX + headerLength)),
+      align8(PREFIX + headerLength),
+    );
   }
   const header = parseHeader(bytes.subarray(PREFIX, PREFIX + headerLength));
   const nf = header.featureNames.length;
@@ -270,13 +287,32 @@ function linkTrees(
   return null;
 }
 
-function parseHeader(raw: Uint8Array): ArtifactHeader {
-  let h: unknown;
+function parseJson(raw: Uint8Array): unknown {
   try {
-    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as unknown;
   } catch (err) {
     invalid(`artifact header is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Layout 2: the prefix and checksum of layout 1 around artifact-imported.ts's header and payload. */
+function encodeImported(model: TreeEnsemble): Uint8Array {
+  const { header, payload } = importedParts(model);
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const payloadStart = align8(PREFIX + headerBytes.length);
+  const out = new Uint8Array(payloadStart + payload.length + 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
+  view.setUint32(8, IMPORTED_ARTIFACT_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, PREFIX);
+  out.set(payload, payloadStart);
+  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+function parseHeader(raw: Uint8Array): ArtifactHeader {
+  const h = parseJson(raw);
   if (typeof h !== 'object' || h === null || Array.isArray(h))
     invalid('artifact header must be a JSON object');
   const o = h as Record<string, unknown>;
@@ -361,71 +397,4 @@ function edgeIndex(padded: Float64Array, f: number, threshold: number): number {
   b += +(padded[base + b + 1] < threshold) << 1;
   b += +(padded[base + b] < threshold);
   return b;
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
-
-function invalid(message: string): never {
-  throw new FlywheelError('FLY_ERR_ARTIFACT_INVALID', `invalid model artifact: ${message}`);
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
-}
-
-/** A fresh copy (Buffer#slice would return a view at the same, possibly unaligned, offset). */
-function copyBytes(bytes: Uint8Array, at: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  out.set(bytes.subarray(at, at + length));
-  return out;
-}
-
-function firstNonFinite(a: Float64Array): number {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
-  return -1;
-}
-
-/**
- * n little-endian float64 values at `at`: a copy (the caller may reuse its buffer) unless `copy` is
- * false and the bytes are aligned.
- */
-function readFloat64s(bytes: Uint8Array, at: number, n: number, copy = true): Float64Array {
-  if (LITTLE_ENDIAN) {
-    if ((bytes.byteOffset + at) % 8 === 0) {
-      const view = new Float64Array(bytes.buffer, bytes.byteOffset + at, n);
-      return copy ? view.slice() : view;
-    }
-    return new Float64Array(copyBytes(bytes, at, 8 * n).buffer);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8 * n);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
-  return out;
-}
-
-function readUint16s(bytes: Uint8Array, at: number, n: number): Uint16Array {
-  if (LITTLE_ENDIAN) return new Uint16Array(copyBytes(bytes, at, 2 * n).buffer);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 2 * n);
-  return Uint16Array.from({ length: n }, (_, i) => view.getUint16(2 * i, true));
-}
-
-// zlib.crc32 arrived in Node 20.15; older Node 20 releases use the table below.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-let crcTable: Int32Array | undefined;
-
-export function crc32(data: Uint8Array): number {
-  if (nativeCrc32) return nativeCrc32(data) >>> 0;
-  if (!crcTable) {
-    crcTable = new Int32Array(256);
-    for (let i = 0; i < 256; i++) {
-      let c = i;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[i] = c;
-    }
-  }
-  let c = -1;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
 }

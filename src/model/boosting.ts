@@ -3,7 +3,8 @@
 // training rows are held back and boosting stops once their loss has not improved for 10 rounds
 // (scikit-learn's HistGradientBoosting defaults); the model keeps the trees up to the best round.
 import type { BinnedFeatures } from './binning.js';
-import { TreeGrower, type FlatTree } from './grower.js';
+import { TreeGrower } from './grower.js';
+import type { FlatTree } from './tree.js';
 import { featuresPerSplit, type FitParams } from './params.js';
 import { Rng, deriveSeed } from './random.js';
 

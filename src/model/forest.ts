@@ -7,7 +7,8 @@ import { sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BinnedFeatures } from './binning.js';
-import { TreeGrower, type BinnedColumns, type FlatTree } from './grower.js';
+import { TreeGrower, type BinnedColumns } from './grower.js';
+import type { FlatTree } from './tree.js';
 import { featuresPerSplit, type FitParams } from './params.js';
 import { Rng, deriveSeed } from './random.js';
 

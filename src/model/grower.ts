@@ -21,6 +21,7 @@ import { partitionRows } from './partition.js';
 import { PresortedSubtrees } from './presorted.js';
 import type { Rng } from './random.js';
 import { findBestSplit, type NodeTotals, type SplitRecord } from './split.js';
+import type { GrownTree } from './tree.js';
 
 export interface GrowOptions {
   /** 0 = unlimited. */
@@ -36,24 +37,6 @@ export interface GrowOptions {
    * (presorted.ts) instead of histograms. Default SMALL_NODE_ROWS; 0 turns it off (tests compare both).
    */
   smallNodeRows?: number;
-}
-
-/** One tree in preorder: an internal node's left child is the next node; leaves have feature −1. */
-export interface FlatTree {
-  feature: Int32Array;
-  /** Split bin of an internal node (rows with bin <= it go left); 0 for leaves. */
-  bin: Uint8Array;
-  /** Leaf value; 0 for internal nodes. */
-  value: Float64Array;
-  /** Right child of an internal node; −1 for leaves. */
-  right: Int32Array;
-}
-
-export interface GrownTree {
-  tree: FlatTree;
-  /** With recordLeafRows: for each preorder leaf i, its rows are rows[leafStart[i] .. leafEnd[i]). */
-  leafStart?: Int32Array;
-  leafEnd?: Int32Array;
 }
 
 export interface GrowInput {

@@ -1,6 +1,6 @@
 // Node storage of a tree being grown: parallel arrays in creation order, flattened to preorder (the
 // predictor's layout) once the tree is complete.
-import type { FlatTree, GrownTree } from './grower.js';
+import type { FlatTree, GrownTree } from './tree.js';
 
 export class NodeStore {
   private cap = 0;

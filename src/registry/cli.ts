@@ -3,6 +3,7 @@
 import os from 'node:os';
 import type { ConfigOf } from '../config.js';
 import { FlywheelError } from '../errors.js';
+import { describeOrigin, originOf } from './origin.js';
 import { Registry } from './registry.js';
 import type { AliasChange, AliasState, Manifest, VersionEntry } from './types.js';
 
@@ -36,7 +37,7 @@ function aliasesOf(version: string, aliases: AliasState): string[] {
 
 function listRow(e: VersionEntry, aliases: AliasState): string[] {
   const names = aliasesOf(e.version, aliases).join(',');
-  if (!e.ok) return [e.version, names, '', '', '', '', '', '', '', `CORRUPT: ${e.error}`];
+  if (!e.ok) return [e.version, names, '', '', '', '', '', '', '', '', `CORRUPT: ${e.error}`];
   const m = e.manifest;
   return [
     e.version,
@@ -44,10 +45,11 @@ function listRow(e: VersionEntry, aliases: AliasState): string[] {
     m.created_at,
     m.algorithm,
     String(m.data.rows),
-    fmt(m.metrics.r2),
-    fmt(m.metrics.mae),
-    fmt(m.metrics.rmse),
+    m.metrics === null ? '-' : fmt(m.metrics.r2),
+    m.metrics === null ? '-' : fmt(m.metrics.mae),
+    m.metrics === null ? '-' : fmt(m.metrics.rmse),
     m.fit_seconds.toFixed(2),
+    originOf(m).kind,
     'ok',
   ];
 }
@@ -72,6 +74,7 @@ function listJson(e: VersionEntry, aliases: AliasState) {
     rows: m.data.rows,
     metrics: m.metrics,
     fit_seconds: m.fit_seconds,
+    origin: originOf(m),
   };
 }
 
@@ -83,10 +86,16 @@ function showText(m: Manifest, aliases: AliasState): string {
     ['trainer host', m.trainer_host],
     ['package version', m.package_version],
     ['algorithm', m.algorithm],
+    ['origin', describeOrigin(m)],
     ['parameters', JSON.stringify(m.parameters)],
     ['data', `${m.data.source}, ${m.data.rows} rows, sha256 ${m.data.sha256}`],
     ['target', m.target],
-    ['holdout', `r2 ${fmt(m.metrics.r2)}  mae ${fmt(m.metrics.mae)}  rmse ${fmt(m.metrics.rmse)}`],
+    [
+      'holdout',
+      m.metrics === null
+        ? 'not evaluated (imported without evaluation data)'
+        : `r2 ${fmt(m.metrics.r2)}  mae ${fmt(m.metrics.mae)}  rmse ${fmt(m.metrics.rmse)}`,
+    ],
     ['fit seconds', m.fit_seconds.toFixed(3)],
     ['artifact', `${m.artifact.file}, ${m.artifact.bytes} bytes, sha256 ${m.artifact.sha256} (verified)`],
   ];
@@ -137,7 +146,19 @@ export async function runModelsCommand(
       if (versions.length === 0) return void print(`no model versions in ${registry.root}\n`);
       print(
         formatTable(
-          ['VERSION', 'ALIAS', 'CREATED', 'ALGORITHM', 'ROWS', 'R2', 'MAE', 'RMSE', 'FIT_S', 'STATUS'],
+          [
+            'VERSION',
+            'ALIAS',
+            'CREATED',
+            'ALGORITHM',
+            'ROWS',
+            'R2',
+            'MAE',
+            'RMSE',
+            'FIT_S',
+            'ORIGIN',
+            'STATUS',
+          ],
           versions.map((e) => listRow(e, aliases)),
         ),
       );

@@ -35,6 +35,7 @@ export {
 export { watchRegistry, type RegistrySnapshot, type RegistryWatcher, type WatchOptions } from './watch.js';
 export { fsyncDir, writeFileAtomic } from './fs.js';
 export { isVersionId } from './version-id.js';
+export { describeOrigin, originOf } from './origin.js';
 export {
   ALIASES,
   type AliasAction,
@@ -44,5 +45,6 @@ export {
   type ChangeInfo,
   type DataProvenance,
   type Manifest,
+  type ModelOrigin,
   type VersionEntry,
 } from './types.js';

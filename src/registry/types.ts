@@ -14,6 +14,25 @@ export interface DataProvenance {
   readonly sha256: string;
 }
 
+/**
+ * What produced a version. Absent in manifests written before it existed, and for the learner's own
+ * models: read as `{ kind: 'flywheel' }`.
+ */
+export interface ModelOrigin {
+  /** flywheel: Flywheel's learner; xgboost / scikit-learn: an imported model; interchange: a flywheel-trees file. */
+  readonly kind: 'flywheel' | 'xgboost' | 'scikit-learn' | 'interchange';
+  readonly library_version?: string;
+  /** scikit-learn's estimator class, or `gbtree` for XGBoost. */
+  readonly estimator?: string;
+  /** The training objective or loss, when the library names one. */
+  readonly objective?: string;
+  /** The imported file's name and sha256. */
+  readonly file?: string;
+  readonly file_sha256?: string;
+  /** Set when `flywheel train --command` produced the model. */
+  readonly command?: string;
+}
+
 export interface Manifest {
   readonly format: 1;
   readonly version: string;
@@ -23,13 +42,15 @@ export interface Manifest {
   readonly algorithm: Algorithm;
   readonly data: DataProvenance;
   readonly parameters: Readonly<Record<string, unknown>>;
-  readonly metrics: HoldoutMetrics;
+  /** Holdout metrics; null for an imported version that was given no evaluation data. */
+  readonly metrics: HoldoutMetrics | null;
   readonly fit_seconds: number;
   readonly artifact: { readonly file: string; readonly sha256: string; readonly bytes: number };
   readonly features: readonly FeatureSchema[];
   readonly target: string;
   /** The training distribution drift is measured against; absent in manifests from before it existed. */
   readonly reference?: DriftReference;
+  readonly origin?: ModelOrigin;
 }
 
 export interface AliasState {

@@ -10,6 +10,7 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const ORIGIN_KINDS: readonly unknown[] = ['flywheel', 'xgboost', 'scikit-learn', 'interchange'];
 const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isHex64 = (v: unknown): v is string => isStr(v) && /^[0-9a-f]{64}$/.test(v);
@@ -30,8 +31,18 @@ export function manifestProblem(m: unknown, version: string): string | undefined
     return 'manifest field data is malformed';
   }
   const metrics = m.metrics;
-  if (!isObj(metrics) || !(['r2', 'mae', 'rmse'] as const).every((k) => isFiniteNum(metrics[k]))) {
+  if (
+    metrics !== null &&
+    (!isObj(metrics) || !(['r2', 'mae', 'rmse'] as const).every((k) => isFiniteNum(metrics[k])))
+  ) {
     return 'manifest field metrics is malformed';
+  }
+  if (m.origin !== undefined) {
+    const o = m.origin;
+    if (!isObj(o) || !ORIGIN_KINDS.includes(o.kind as string)) return 'manifest field origin is malformed';
+    for (const key of ['library_version', 'estimator', 'objective', 'file', 'file_sha256', 'command']) {
+      if (o[key] !== undefined && !isStr(o[key])) return `manifest field origin.${key} is not a string`;
+    }
   }
   const art = m.artifact;
   // The file name is joined to the version folder, so it must be a plain name (no path traversal).

@@ -1,7 +1,8 @@
 // `flywheel train`: maps the validated config onto one pipeline run (pipeline.ts) and shows progress
 // of a long fit: a live line on a terminal, a log line every few seconds otherwise.
-import type { TrainConfig } from '../config.js';
+import type { ImportConfig, TrainConfig } from '../config.js';
 import type { Logger } from '../log.js';
+import { importOnce, type ImportSummary } from './import.js';
 import { trainOnce, type TrainOptions, type TrainSummary } from './pipeline.js';
 
 export type { TrainSummary } from './pipeline.js';
@@ -34,6 +35,9 @@ export function trainOptionsFromConfig(config: TrainConfig): Omit<TrainOptions, 
     tolerance: config.tolerance,
     keep: config.keep,
     referenceBins: config.referenceBins,
+    ...(config.command === undefined
+      ? {}
+      : { command: { command: config.command, timeoutMs: config.commandTimeout, python: config.python } }),
   };
 }
 
@@ -80,4 +84,25 @@ export async function runTrain(config: TrainConfig, log: Logger): Promise<TrainS
   } finally {
     progress.finish();
   }
+}
+
+export async function runImport(file: string, config: ImportConfig, log: Logger): Promise<ImportSummary> {
+  return importOnce(
+    {
+      registry: config.registry,
+      file,
+      format: config.format,
+      python: config.python,
+      features: config.features,
+      ...(config.target === undefined ? {} : { target: config.target }),
+      ...(config.eval === undefined ? {} : { eval: config.eval }),
+      rows: config.rows,
+      seed: config.seed,
+      promote: config.promote,
+      tolerance: config.tolerance,
+      keep: config.keep,
+      referenceBins: config.referenceBins,
+    },
+    log,
+  );
 }

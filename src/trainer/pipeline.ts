@@ -3,24 +3,26 @@
 // checked before the registry is touched, and the registry is checked before the (long) fit, so bad
 // input or an unwritable registry fails fast and leaves the registry as it was.
 import os from 'node:os';
-import { FlywheelError, isFlywheelError } from '../errors.js';
+import { FlywheelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
-  decodeArtifact,
   encodeArtifact,
   featureSchema,
   fitModel,
   validateFitParams,
   type FitParams,
+  type TreeEnsemble,
 } from '../model/index.js';
 import type { Dataset, HoldoutMetrics } from '../model/types.js';
 import { Registry } from '../registry/index.js';
-import type { AliasName } from '../registry/types.js';
+import type { AliasName, ModelOrigin } from '../registry/types.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { readSource, splitHoldout } from './data/index.js';
 import { scoreOn } from './evaluate.js';
 import { trainingReference } from './reference.js';
-import { decidePromotion, type Decision, type ProductionView, type PromotionPolicy } from './policy.js';
+import { runTrainCommand, type CommandSpec } from './command.js';
+import { decideAndPrune, outcomeFields } from './decide.js';
+import type { PromotionPolicy } from './policy.js';
 import { formatSourceSpec, parseSourceSpec } from './source.js';
 
 /** Temp files younger than this may belong to a live trainer (a publish takes well under a second). */
@@ -53,6 +55,8 @@ export interface TrainOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Called when the fit ends (boosting may stop before its last round), e.g. to clear a progress line. */
   readonly onFitEnd?: () => void;
+  /** Run this training command instead of the learner (command.ts). */
+  readonly command?: CommandSpec;
 }
 
 export interface TrainSummary {
@@ -72,9 +76,6 @@ export interface TrainSummary {
   readonly reason: string;
   readonly pruned: readonly string[];
 }
-
-/** How many times the decision is re-made when another writer changes production meanwhile. */
-const DECISION_ATTEMPTS = 5;
 
 export async function trainOnce(options: TrainOptions, log: Logger): Promise<TrainSummary> {
   const spec = parseSourceSpec(options.source);
@@ -98,13 +99,11 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
   const cleaned = await registry.cleanStaleTemps(STALE_TEMP_MS);
   if (cleaned.length > 0) log.info({ removed: cleaned }, 'stale temp files removed');
 
-  const { model, timings, workers } = await fitModel(train, fitParams, {
-    threads: options.threads,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  options.onFitEnd?.();
-  const fitSeconds = timings.total;
-  log.info({ fit_seconds: fitSeconds, timings, workers, algorithm: fitParams.algorithm }, 'model fitted');
+  const fitted =
+    options.command === undefined
+      ? await fitWithLearner(train, fitParams, options, log)
+      : await fitWithCommand(options.command, train, options.holdout, log);
+  const { model, fitSeconds } = fitted;
 
   const scored = scoreOn(model, holdout);
   if ('mismatch' in scored)
@@ -117,14 +116,15 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
     manifest: {
       trainer_host: os.hostname(),
       package_version: PACKAGE_VERSION,
-      algorithm: fitParams.algorithm,
+      algorithm: model.algorithm,
       data: provenance,
-      parameters: { ...fitParams, holdout: options.holdout },
+      parameters: fitted.parameters,
       metrics,
       fit_seconds: fitSeconds,
       features: featureSchema(train),
       target: dataset.targetName,
       reference: trainingReference(model, train, holdout, options.referenceBins),
+      ...(fitted.origin === undefined ? {} : { origin: fitted.origin }),
     },
   });
   const version = manifest.version;
@@ -133,16 +133,7 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
     'version published',
   );
 
-  const outcome = await applyPolicy(registry, options, version, metrics, holdout, log);
-
-  let pruned: string[] = [];
-  try {
-    pruned = await registry.prune(options.keep);
-    if (pruned.length > 0) log.info({ pruned, keep: options.keep }, 'old versions pruned');
-  } catch (err) {
-    // The version is published and the decision made: retention can wait for the next run.
-    log.warn({ err }, 'retention failed; old versions kept until the next run');
-  }
+  const outcome = await decideAndPrune(registry, options, version, metrics, holdout, log);
 
   return {
     version,
@@ -150,12 +141,45 @@ export async function trainOnce(options: TrainOptions, log: Logger): Promise<Tra
     holdout_rows: holdout.rows,
     fit_seconds: fitSeconds,
     metrics,
-    production_version: outcome.production.kind === 'none' ? null : outcome.production.version,
-    production_metrics: outcome.production.kind === 'scored' ? outcome.production.metrics : null,
-    promoted: outcome.decision.alias === 'production',
-    alias: outcome.decision.alias,
-    reason: outcome.decision.reason,
-    pruned,
+    ...outcomeFields(outcome),
+  };
+}
+
+interface Fitted {
+  readonly model: TreeEnsemble;
+  readonly fitSeconds: number;
+  readonly parameters: Record<string, unknown>;
+  /** Absent for the learner's own models. */
+  readonly origin?: ModelOrigin;
+}
+
+async function fitWithLearner(
+  train: Dataset,
+  fitParams: FitParams,
+  options: TrainOptions,
+  log: Logger,
+): Promise<Fitted> {
+  const { model, timings, workers } = await fitModel(train, fitParams, {
+    threads: options.threads,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  options.onFitEnd?.();
+  log.info({ fit_seconds: timings.total, timings, workers, algorithm: fitParams.algorithm }, 'model fitted');
+  return { model, fitSeconds: timings.total, parameters: { ...fitParams, holdout: options.holdout } };
+}
+
+async function fitWithCommand(
+  spec: CommandSpec,
+  train: Dataset,
+  holdout: number,
+  log: Logger,
+): Promise<Fitted> {
+  const run = await runTrainCommand(spec, train, log);
+  return {
+    model: run.model,
+    fitSeconds: run.seconds,
+    parameters: { ...run.parameters, holdout },
+    origin: run.origin,
   };
 }
 
@@ -167,75 +191,5 @@ function checkSplit(train: Dataset, holdout: Dataset, fraction: number): void {
         `need at least ${MIN_TRAIN_ROWS} and ${MIN_HOLDOUT_ROWS}: give more rows or change --holdout`,
       { train: train.rows, holdout: holdout.rows },
     );
-  }
-}
-
-/** What the current production version scores on this run's holdout, or why it cannot. */
-async function viewProduction(registry: Registry, holdout: Dataset, log: Logger): Promise<ProductionView> {
-  const { production } = await registry.readAliases();
-  if (production === null) return { kind: 'none' };
-  let model;
-  try {
-    model = decodeArtifact((await registry.loadArtifact(production)).bytes);
-  } catch (err) {
-    const why = isFlywheelError(err) ? err.message : String(err);
-    log.warn({ production, err }, 'production version cannot be loaded');
-    return { kind: 'broken', version: production, why };
-  }
-  const score = scoreOn(model, holdout);
-  if ('mismatch' in score) return { kind: 'incomparable', version: production, why: score.mismatch };
-  log.info({ production, ...score.metrics }, 'production scored on the same holdout');
-  return { kind: 'scored', version: production, metrics: score.metrics };
-}
-
-async function applyPolicy(
-  registry: Registry,
-  options: TrainOptions,
-  version: string,
-  metrics: HoldoutMetrics,
-  holdout: Dataset,
-  log: Logger,
-): Promise<{ decision: Decision; production: ProductionView }> {
-  for (let attempt = 1; ; attempt++) {
-    const production = await viewProduction(registry, holdout, log);
-    const decision = decidePromotion({
-      policy: options.promote,
-      tolerance: options.tolerance,
-      metrics,
-      production,
-    });
-    const expected = production.kind === 'none' ? null : production.version;
-    const change = {
-      reason: decision.reason,
-      evidence: {
-        version,
-        policy: options.promote,
-        tolerance: options.tolerance,
-        metrics,
-        holdout_rows: holdout.rows,
-        production: expected,
-        production_metrics: production.kind === 'scored' ? production.metrics : null,
-      },
-    };
-    try {
-      if (decision.alias === 'production') {
-        // Compare-and-set: the decision holds only against the production it was measured against.
-        await registry.promote(version, { ...change, expectProduction: expected });
-      } else if (decision.alias === 'candidate') {
-        await registry.setAlias('candidate', version, change);
-      } else {
-        await registry.recordDecision('production', change);
-      }
-      log.info(
-        { version, policy: options.promote, alias: decision.alias, reason: decision.reason },
-        'promotion decision',
-      );
-      return { decision, production };
-    } catch (err) {
-      const conflict =
-        isFlywheelError(err) && (err.details as { conflict?: boolean } | undefined)?.conflict === true;
-      if (!conflict || attempt >= DECISION_ATTEMPTS) throw err;
-      log.info({ version, attempt }, 'production changed while deciding; deciding again');
-    }
   }
 }

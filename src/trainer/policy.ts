@@ -28,7 +28,8 @@ export function decidePromotion(input: {
   readonly policy: PromotionPolicy;
   /** Largest holdout R² drop against production that `auto` still accepts. */
   readonly tolerance: number;
-  readonly metrics: HoldoutMetrics;
+  /** Null for a version that was not evaluated (an import without evaluation data). */
+  readonly metrics: HoldoutMetrics | null;
   readonly production: ProductionView;
 }): Decision {
   const { policy, tolerance, metrics, production } = input;
@@ -45,12 +46,18 @@ export function decidePromotion(input: {
   }
   if (policy === 'canary') {
     const vs =
-      production.kind === 'scored'
+      production.kind === 'scored' && metrics !== null
         ? `holdout r2 ${f4(metrics.r2)} vs production ${f4(production.metrics.r2)}`
-        : `not comparable with production: ${production.why}`;
+        : `not comparable with production: ${production.kind === 'scored' ? 'the new version was not evaluated' : production.why}`;
     return { alias: 'candidate', reason: `canary: candidate for the gateway's analysis (${vs})` };
   }
-  if (production.kind === 'incomparable') {
+  if (production.kind === 'incomparable' || metrics === null) {
+    if (production.kind === 'scored') {
+      return {
+        alias: null,
+        reason: `not promoted: the new version was not evaluated (no evaluation data), so it cannot be compared with production ${production.version}; promote by hand if intended`,
+      };
+    }
     return {
       alias: null,
       reason: `not promoted: production ${production.version} cannot be compared on this holdout (${production.why}); promote by hand if intended`,

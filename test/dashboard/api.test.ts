@@ -229,7 +229,13 @@ describe('the overview', () => {
     expect(cand.aliases).toEqual(['candidate']);
     expect(prod.aliases).toEqual(['production']);
     expect(first.aliases).toEqual([]);
-    expect(prod).toMatchObject({ source: 'synthetic', rows: 102, algorithm: 'random-forest', problem: null });
+    expect(prod).toMatchObject({
+      source: 'synthetic',
+      rows: 102,
+      algorithm: 'random-forest',
+      origin: 'Flywheel learner',
+      problem: null,
+    });
     expect(prod.r2).toBeCloseTo(0.52, 10);
     expect(prod.mae).toBe(1);
     expect(ov.registry.history.map((h) => [h.alias, h.to, h.action])).toEqual([

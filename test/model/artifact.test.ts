@@ -114,7 +114,7 @@ describe('malformed artifacts', () => {
     expect(refusal(flipped)).toMatch(/checksum/);
     expect(refusal(good.subarray(0, good.length - 9))).toMatch(/checksum/);
     const { header, payload } = parts(good);
-    expect(refusal(assemble(header, payload, 2))).toMatch(/version 2 is not supported/);
+    expect(refusal(assemble(header, payload, 3))).toMatch(/version 3 is not supported/);
     expect(refusal(assemble('{"format": ', payload))).toMatch(/not valid JSON/);
     expect(refusal(assemble('[1,2]', payload))).toMatch(/JSON object/);
     expect(refusal(assemble(header, payload.subarray(0, payload.length - 1)))).toMatch(/header describes/);

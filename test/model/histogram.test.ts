@@ -3,7 +3,8 @@
 // CART that tries every threshold on the raw values).
 import { describe, expect, it } from 'vitest';
 import { binColumn, binDataset, binOf } from '../../src/model/binning.js';
-import { TreeGrower, type FlatTree } from '../../src/model/grower.js';
+import { TreeGrower } from '../../src/model/grower.js';
+import type { FlatTree } from '../../src/model/tree.js';
 import {
   buildHistogram,
   buildUnitHistogram,

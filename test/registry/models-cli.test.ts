@@ -36,7 +36,7 @@ describe('flywheel models', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(
-      /^VERSION\s+ALIAS\s+CREATED\s+ALGORITHM\s+ROWS\s+R2\s+MAE\s+RMSE\s+FIT_S\s+STATUS$/,
+      /^VERSION\s+ALIAS\s+CREATED\s+ALGORITHM\s+ROWS\s+R2\s+MAE\s+RMSE\s+FIT_S\s+ORIGIN\s+STATUS$/,
     );
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([v[3], v[2], v[1], v[0]]);
     expect(lines[1]).toMatch(/CORRUPT: .*manifest\.json does not parse/);

@@ -88,6 +88,8 @@ export interface VersionView {
   readonly version: string;
   readonly created_at: string | null;
   readonly algorithm: string | null;
+  /** What produced it: `Flywheel learner`, `XGBoost 1.7.4 (reg:squarederror)`, ... (registry/origin.ts). */
+  readonly origin: string | null;
   readonly source: string | null;
   readonly rows: number | null;
   readonly r2: number | null;

@@ -4,6 +4,7 @@
 // a failed page.
 import os from 'node:os';
 import { stat } from 'node:fs/promises';
+import { describeOrigin } from '../../registry/origin.js';
 import { readRouting } from '../../registry/routing.js';
 import { Registry } from '../../registry/registry.js';
 import type { AliasChange, AliasState, Manifest } from '../../registry/types.js';
@@ -268,6 +269,7 @@ export class OverviewBuilder {
               version,
               created_at: null,
               algorithm: null,
+              origin: null,
               source: null,
               rows: null,
               r2: null,
@@ -282,11 +284,12 @@ export class OverviewBuilder {
           version,
           created_at: manifest.created_at,
           algorithm: manifest.algorithm,
+          origin: describeOrigin(manifest),
           source: manifest.data.source,
           rows: finite(manifest.data.rows),
-          r2: finite(manifest.metrics.r2),
-          mae: finite(manifest.metrics.mae),
-          rmse: finite(manifest.metrics.rmse),
+          r2: finite(manifest.metrics?.r2),
+          mae: finite(manifest.metrics?.mae),
+          rmse: finite(manifest.metrics?.rmse),
           aliases: [],
           problem: null,
         };

@@ -108,7 +108,13 @@ export function renderVersions(ov: Overview, now: number): void {
         ...v.aliases.flatMap((a) => [' ', aliasBadge(a)]),
       ),
       h('td', { title: fmt.stamp(v.created_at) }, fmt.relative(v.created_at, now)),
-      h('td', null, v.algorithm ?? fmt.DASH),
+      h(
+        'td',
+        { title: v.origin ?? undefined },
+        v.algorithm ?? fmt.DASH,
+        // Imported and command-trained versions say where they came from.
+        v.origin !== null && v.origin !== 'Flywheel learner' ? h('div', { class: 'detail' }, v.origin) : null,
+      ),
       h('td', { class: 'detail', title: v.source ?? undefined }, v.source ?? fmt.DASH),
       h('td', { class: 'num' }, fmt.int(v.rows)),
       h('td', { class: 'num' }, fmt.num(v.r2, 3)),
