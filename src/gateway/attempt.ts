@@ -1,0 +1,221 @@
+// One try of one request on one replica: undici's dispatch handler, streaming the answer to the client,
+// and the failure handling of a try (retry on 503, fallback on 404, reset, attempt timeout).
+import { STATUS_CODES } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { Timed } from './deadlines.js';
+import type { Exchange } from './exchange.js';
+import { responseHeaders } from './headers.js';
+import type { BodyRewrite } from './plan.js';
+import type { FailureKind, Replica } from './replica.js';
+
+/** The reason an abandoned attempt is cancelled with (its later onError is ignored). */
+class AttemptTimeoutError extends Error {
+  readonly code = 'FLY_ATTEMPT_TIMEOUT';
+}
+export const ATTEMPT_TIMEOUT = new AttemptTimeoutError('attempt timed out');
+export const DEADLINE_PASSED = new AttemptTimeoutError('request deadline passed');
+export const CLIENT_GONE = new Error('client closed the connection');
+
+function failureKind(err: Error): FailureKind {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH')
+    return 'connect';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENETUNREACH') return 'connect';
+  return 'reset';
+}
+
+function describe(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+/**
+ * One try on one replica: undici's dispatch handler (its raw-buffer callback set, the one undici's own
+ * core calls, so no header object is built). Also its own attempt-timeout entry.
+ */
+export class Attempt extends Timed implements Dispatcher.DispatchHandler {
+  readonly ex: Exchange;
+  readonly replica: Replica;
+  abortUpstream: ((err?: Error) => void) | null = null;
+  resumeFn: (() => void) | null = null;
+  /** False once the exchange stopped listening (timed out, retried elsewhere, client gone). */
+  live = true;
+  /** undici is done with it (complete or error): the in-flight count has been released. */
+  settled = false;
+  /** The first body chunk is held until the next one or the end, so small answers go out in one end(). */
+  held: Buffer | null = null;
+  rawHeaders: Buffer[] | null = null;
+  chunks: Buffer[] | null = null;
+  status = 0;
+
+  constructor(ex: Exchange, replica: Replica) {
+    super();
+    this.ex = ex;
+    this.replica = replica;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    // Abandoned while still queued in the pool: cancel now that undici lets us.
+    if (!this.live) abort(ATTEMPT_TIMEOUT);
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (!this.live) return true;
+    const ex = this.ex;
+    this.status = statusCode;
+    if (statusCode === 503) {
+      this.ex.fwd.options.onFailure(this.replica, 'status_503');
+      ex.plan.balancer.recordFailure(this.replica, 'status_503', 'answered 503');
+      if (ex.tries < 2 && performance.now() < ex.expiresAt) {
+        const next = ex.plan.balancer.pick(this.replica);
+        if (next !== null) {
+          // Its body is read and dropped (onData ignores it) so the connection stays reusable.
+          this.stopListening();
+          (ex.failures ??= []).push(`${this.replica.url}: answered 503`);
+          ex.fwd.retries++;
+          ex.fwd.options.onRetry('status_503');
+          ex.forward(next);
+          return true;
+        }
+      }
+    }
+    if (statusCode === 404 && ex.plan.fallback !== undefined && !ex.fellBack) {
+      const fallback = ex.plan.fallback;
+      const next = fallback.balancer.pick(null);
+      if (next !== null) {
+        this.stopListening();
+        ex.plan.balancer.recordSuccess(this.replica); // it answered: a 404 is not a replica failure
+        ex.useFallback(fallback);
+        ex.forward(next, false);
+        return true;
+      }
+    }
+    ex.fwd.attemptTimeouts.remove(this);
+    ex.responded = true;
+    this.resumeFn = resume;
+    const plan = ex.plan;
+    if (plan.observer !== null || plan.rewrite !== null) {
+      this.rawHeaders = raw;
+      this.chunks = [];
+      // A rewritten body changes the length: the head goes out with the body, in onComplete.
+      if (plan.rewrite !== null) return true;
+    }
+    const res = ex.res;
+    if (res.destroyed) return true;
+    const headers = responseHeaders(raw, ex.requestId);
+    // A standard reason phrase is what node:http writes anyway; passing it costs a validation.
+    if (statusText === '' || STATUS_CODES[statusCode] === statusText) res.writeHead(statusCode, headers);
+    else res.writeHead(statusCode, statusText, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (!this.live) return true;
+    if (this.chunks !== null) {
+      this.chunks.push(chunk);
+      if (this.ex.plan.rewrite !== null) return true;
+    }
+    const held = this.held;
+    this.held = chunk;
+    if (held === null) return true;
+    const res = this.ex.res;
+    if (res.destroyed) return true;
+    if (res.write(held)) return true;
+    // The client reads slower than the replica sends: pause the upstream socket until it drains.
+    this.ex.resumeOnDrain();
+    return false;
+  }
+
+  onComplete(): void {
+    this.release();
+    if (!this.live) return;
+    this.live = false;
+    const ex = this.ex;
+    if (this.status !== 503) ex.plan.balancer.recordSuccess(this.replica);
+    const res = ex.res;
+    if (ex.plan.rewrite !== null) this.#sendRewritten(ex.plan.rewrite);
+    else if (!res.destroyed) {
+      if (this.held !== null) res.end(this.held);
+      else res.end();
+    }
+    ex.end(this.status, this);
+  }
+
+  #sendRewritten(rewrite: BodyRewrite): void {
+    const ex = this.ex;
+    const original = this.collected();
+    let body = original;
+    try {
+      body = rewrite(original, this.status, ex.requestId);
+    } catch (err) {
+      ex.fwd.options.log.error({ err, route: ex.route.name }, 'response rewrite failed; body sent unchanged');
+    }
+    if (ex.res.destroyed) return;
+    const headers = responseHeaders(this.rawHeaders ?? [], ex.requestId, true);
+    headers.push('content-length', String(body.length));
+    ex.res.writeHead(this.status, headers);
+    ex.res.end(body);
+  }
+
+  onError(err: Error): void {
+    this.release();
+    if (!this.live) return;
+    this.live = false;
+    const ex = this.ex;
+    const kind = failureKind(err);
+    const message = describe(err);
+    ex.fwd.options.onFailure(this.replica, kind);
+    ex.plan.balancer.recordFailure(this.replica, kind, message);
+    if (ex.responded) {
+      // Mid-body failure: nothing can be retried; a truncated response must look truncated.
+      if (!ex.res.destroyed) ex.res.destroy();
+      ex.end(502, this);
+    } else if ((err as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
+      ex.fail('FLY_ERR_BAD_REQUEST', `the request cannot be forwarded: ${err.message}`);
+    } else {
+      ex.attemptFailed(this, kind, message);
+    }
+  }
+
+  /** Attempt timeout. */
+  expire(): void {
+    if (!this.live) return;
+    const message = `no answer within ${this.ex.fwd.options.attemptTimeoutMs} ms`;
+    this.ex.fwd.options.onFailure(this.replica, 'timeout');
+    this.ex.plan.balancer.recordFailure(this.replica, 'timeout', message);
+    const ex = this.ex;
+    this.abandon(ATTEMPT_TIMEOUT);
+    ex.attemptFailed(this, 'timeout', message);
+  }
+
+  /** The exchange stops listening; the upstream request is cancelled (its connection closed). */
+  abandon(reason: Error): void {
+    if (!this.live) return;
+    this.stopListening();
+    if (!this.settled && this.abortUpstream !== null) this.abortUpstream(reason);
+  }
+
+  resumeUpstream(): void {
+    this.resumeFn?.();
+  }
+
+  collected(): Buffer {
+    const chunks = this.chunks;
+    if (chunks === null || chunks.length === 0) return Buffer.alloc(0);
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+
+  private stopListening(): void {
+    this.live = false;
+    this.ex.fwd.attemptTimeouts.remove(this);
+  }
+
+  private release(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.ex.fwd.attemptTimeouts.remove(this);
+    this.ex.plan.balancer.onRequestEnd(this.replica);
+  }
+}

@@ -1,0 +1,76 @@
+// The seam between the forwarder and what plugs into it (the experiment layer, metrics): the plan of
+// one request, what a finished exchange reports, and the route and options types.
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../log.js';
+import type { Balancer } from './balancer.js';
+import type { FailureKind, Replica } from './replica.js';
+
+/**
+ * Per-request choices of a forwarding route. The plain routes share one frozen plan, so the common
+ * path allocates nothing for it; a version router returns its own plan per request.
+ */
+export interface ForwardPlan {
+  /** Replica set to pick from. */
+  readonly balancer: Balancer;
+  /** Extra upstream request headers, flat [name, value, ...] (e.g. `x-model-version`). */
+  readonly headers: readonly string[] | null;
+  /** Sees every finished exchange with the whole response body; the body is kept only when set. */
+  readonly observer: ExchangeObserver | null;
+  /**
+   * Replaces the response body before the client gets it (e.g. to add a `request_id` member). The
+   * response is then buffered whole and its Content-Length recomputed; null streams it untouched.
+   */
+  readonly rewrite: BodyRewrite | null;
+  /**
+   * Where to go when a replica answers 404 to this plan (e.g. it has not loaded the version named in
+   * `headers` yet): the request is sent once more with the fallback plan. Followed at most once.
+   */
+  readonly fallback?: ForwardPlan;
+}
+
+export type BodyRewrite = (body: Buffer, status: number, requestId: string) => Buffer;
+
+/** Chooses the plan of one request once its body is in (a sticky split may read `user_id` from it). */
+export type Planner = (req: IncomingMessage, body: Buffer | null, requestId: string) => ForwardPlan;
+
+export interface ExchangeRecord {
+  readonly requestId: string;
+  readonly route: string;
+  readonly method: string;
+  readonly url: string;
+  /** The replica that answered (or last failed). */
+  readonly replica: string | null;
+  readonly status: number;
+  readonly attempts: number;
+  readonly durationMs: number;
+  readonly requestBody: Buffer | null;
+  /** The replica's raw response headers (null when the gateway answered with an error itself). */
+  readonly responseHeaders: readonly Buffer[] | null;
+  readonly responseBody: Buffer;
+}
+
+export type ExchangeObserver = (record: ExchangeRecord) => void;
+
+/** What the forwarder reports per request; see metrics.ts. */
+export interface RouteMeter {
+  done(status: number, seconds: number): void;
+}
+
+export interface ForwardRoute {
+  readonly kind: 'forward';
+  readonly name: string;
+  /** Used when there is no planner. */
+  readonly plan: ForwardPlan;
+  readonly planner: Planner | null;
+  readonly meter: RouteMeter;
+}
+
+export interface ForwarderOptions {
+  attemptTimeoutMs: number;
+  deadlineMs: number;
+  /** Largest request body buffered (bodies are buffered so that a retry can resend them). */
+  bodyLimit: number;
+  onRetry: (kind: FailureKind) => void;
+  onFailure: (replica: Replica, kind: FailureKind) => void;
+  log: Logger;
+}
