@@ -184,7 +184,7 @@ try {
     const rps = of('flywheel /predict', 'rps') / of('bare node:http', 'rps');
     const cpu = of('bare node:http', 'cpuUs') / of('flywheel /predict', 'cpuUs');
     console.log(
-      `${connections} connections: flywheel/bare requests/s = ${rps.toFixed(2)} (target >= 0.70); ` +
+      `${connections} connections: flywheel/bare requests/s = ${rps.toFixed(2)} (target >= 0.80); ` +
         `per CPU second = ${cpu.toFixed(2)}`,
     );
   }

@@ -1,13 +1,19 @@
-// The gateway against nginx as the load balancer, in front of the same two real `flywheel serve`
-// processes (the default model: a 100-tree forest on 250 synthetic rows), in the same run: requests/s
-// and p50/p99 of the lab's POST /predict with wrk (autocannon if wrk is missing) at 16 and 64
-// connections through the gateway, directly to one backend, and through nginx (worker_processes 1,
-// keep-alive upstream, bench/nginx.conf); the CPU time each balancer spent per request; then the fault
-// run: `kill -9` of one backend 5 s into a 20 s load, through the gateway and through nginx, with the
-// failed-request counts. Prints figures; never fails on a time.
+// The gateway beside HAProxy (one thread, `http-reuse always`, bench/haproxy.cfg) and nginx (one worker,
+// bench/nginx.conf), all three in front of the same two real `flywheel serve` processes (the default
+// model: a 100-tree forest on 250 synthetic rows), in the same run. The gateway runs exactly as
+// `flywheel up` starts it: same argv (registry, so the experiment layer and the prediction log are on;
+// replicas from `file:<registry>/local/replicas.json`; log level info) and request ids on. For each
+// balancer process: requests/s and p50/p99 of the lab's POST /predict with wrk (autocannon if wrk is
+// missing) at 16 and 64 connections, and its CPU time per request (utime + stime from /proc/<pid>/stat).
+// Rounds alternate the order of the targets. Then an optional fault run. Prints figures; never fails on
+// a time.
 //
 //   npm run bench:gateway          (builds, then: node bench/gateway.mjs [--duration 10] [--rounds 3])
-//   needs nginx and wrk: apt-get install -y nginx wrk
+//     --gateway-args="<flags>"     extra flags for the gateway (e.g. to compare a feature on and off)
+//     --gateway-node-args="<args>" node flags for the gateway process (e.g. --cpu-prof --cpu-prof-dir=X)
+//     --direct                     also load one backend directly
+//     --fault                      the fault runs: SIGSTOP one backend for 5 s under load, then kill -9
+//   needs haproxy, nginx and wrk: apt-get install -y haproxy nginx wrk
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -26,13 +32,19 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16,64' },
-    'skip-fault': { type: 'boolean', default: false },
+    fault: { type: 'boolean', default: false },
+    direct: { type: 'boolean', default: false },
+    'gateway-args': { type: 'string', default: '' },
+    'gateway-node-args': { type: 'string', default: '' },
   },
 });
 const duration = Number(values.duration);
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
 const connectionCounts = values.connections.split(',').map(Number);
+const words = (text) => text.split(/\s+/).filter((w) => w !== '');
+const gatewayArgs = words(values['gateway-args']);
+const gatewayNodeArgs = words(values['gateway-node-args']);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.join(here, '..', 'dist', 'cli.js');
@@ -86,7 +98,9 @@ async function waitReady(url, timeoutMs = 30_000) {
 
 const children = new Set();
 function launch(file, args) {
-  const proc = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // stdout is read and dropped, as `flywheel up` reads its children's log lines.
+  const proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.resume();
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (c) => (err = (err + c).slice(-4000)));
   proc.stderrTail = () => err;
@@ -132,6 +146,9 @@ class Backend {
   }
   kill() {
     this.proc.kill('SIGKILL');
+  }
+  signal(name) {
+    this.proc.kill(name);
   }
 }
 
@@ -194,6 +211,7 @@ async function load(url, connections, seconds) {
       rps: num(/Requests\/sec:\s+([\d.]+)/),
       p50: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
       p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+      max: toMs(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ''),
       requests: num(/(\d+) requests in/),
       non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
       socketErrors,
@@ -212,6 +230,7 @@ async function load(url, connections, seconds) {
     rps: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
+    max: r.latency.max,
     requests: r.requests.total,
     non2xx: r.non2xx,
     socketErrors: r.errors + r.timeouts,
@@ -259,11 +278,17 @@ async function main() {
     const backends = [new Backend(registry, await freePort()), new Backend(registry, await freePort())];
     await Promise.all(backends.map((b) => b.start()));
 
+    // What `flywheel up` writes and the gateway it starts follows.
+    await mkdir(path.join(registry, 'local'), { recursive: true });
+    const replicasFile = path.join(registry, 'local', 'replicas.json');
+    await writeFile(replicasFile, `${JSON.stringify({ replicas: backends.map((b) => b.url) }, null, 2)}\n`);
     const gatewayPort = await freePort();
-    const gateway = launch(process.execPath, [
+    // The argv of src/local/supervisor.ts #startGateway, plus --gateway-args.
+    const gatewayArgv = [
+      ...gatewayNodeArgs,
       cli,
       'gateway',
-      // The registry of the model it serves: drift monitoring reads the version's reference there.
+      // The registry: the experiment layer, the prediction log and drift monitoring read it.
       '--registry',
       registry,
       '--host',
@@ -271,12 +296,35 @@ async function main() {
       '--port',
       String(gatewayPort),
       '--backends',
-      backends.map((b) => b.url).join(','),
+      `file:${replicasFile}`,
       '--log-level',
-      'warn',
-    ]);
+      'info',
+      ...gatewayArgs,
+    ];
+    const gateway = launch(process.execPath, gatewayArgv);
+    // Stopped with SIGTERM at the end, so that a --cpu-prof profile gets written.
+    gateway.graceful = true;
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
     await waitReady(`${gatewayUrl}/v2/health/ready`);
+
+    const haproxy = which('haproxy') ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
+    let haproxyProc = null;
+    let haproxyUrl = null;
+    if (haproxy) {
+      const port = await freePort();
+      const hdir = path.join(dir, 'haproxy');
+      await mkdir(hdir, { recursive: true });
+      const conf = (await readFile(path.join(here, 'haproxy.cfg'), 'utf8'))
+        .replaceAll('__DIR__', hdir)
+        .replaceAll('__PORT__', String(port))
+        .replaceAll('__BACKEND1__', String(backends[0].port))
+        .replaceAll('__BACKEND2__', String(backends[1].port));
+      await writeFile(path.join(hdir, 'haproxy.cfg'), conf);
+      // -db: stay in the foreground, one process (its pid is the one measured).
+      haproxyProc = launch(haproxy, ['-db', '-f', path.join(hdir, 'haproxy.cfg')]);
+      haproxyUrl = `http://127.0.0.1:${port}`;
+      await waitReady(`${haproxyUrl}/v2/health/ready`);
+    }
 
     let nginxProc = null;
     let nginxUrl = null;
@@ -299,8 +347,19 @@ async function main() {
 
     const targets = [
       { name: 'gateway', url: `${gatewayUrl}/predict`, pid: () => gateway.pid },
-      { name: 'direct (one backend)', url: `${backends[0].url}/predict`, pid: () => backends[0].proc.pid },
+      ...(haproxyUrl
+        ? [{ name: 'haproxy (1 thread)', url: `${haproxyUrl}/predict`, pid: () => haproxyProc.pid }]
+        : []),
       ...(nginxUrl ? [{ name: 'nginx (1 worker)', url: `${nginxUrl}/predict`, pid: nginxWorker }] : []),
+      ...(values.direct
+        ? [
+            {
+              name: 'direct (one backend)',
+              url: `${backends[0].url}/predict`,
+              pid: () => backends[0].proc.pid,
+            },
+          ]
+        : []),
     ];
 
     const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`;
@@ -319,11 +378,18 @@ async function main() {
       `load:     ${WRK ? versionOf(WRK, ['--version']) : 'autocannon (wrk not found)'}, lab POST /predict`,
     );
     console.log(
+      `haproxy:  ${haproxy ? versionOf(haproxy, ['-v']) : 'not installed (apt-get install -y haproxy): skipped'}`,
+    );
+    console.log(
       `nginx:    ${nginx ? versionOf(nginx, ['-v']) : 'not installed (apt-get install -y nginx): skipped'}`,
     );
     console.log(
-      `command:  node bench/gateway.mjs --duration ${duration} --rounds ${rounds} --connections ${connectionCounts.join(',')}`,
+      `command:  node ${process.argv
+        .slice(1)
+        .map((a) => path.relative(process.cwd(), a) || a)
+        .join(' ')}`,
     );
+    console.log(`gateway:  node ${gatewayArgv.map((a) => a.replace(dir, '$TMP')).join(' ')}`);
     console.log(
       `backends: 2 × flywheel serve (100-tree forest, 250 rows) on ${backends.map((b) => b.port).join(', ')}`,
     );
@@ -341,7 +407,7 @@ async function main() {
           const key = `${t.name}@${c}`;
           results.set(key, [...(results.get(key) ?? []), r]);
           console.log(
-            `round ${round + 1} c=${c} ${t.name.padEnd(22)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerReq, 1)} µs/req  non-2xx ${r.non2xx}  ${r.socketDetail}`,
+            `round ${round + 1} c=${c} ${t.name.padEnd(20)} ${fmt(r.rps).padStart(7)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerReq, 1)} µs/req  non-2xx ${r.non2xx}  ${r.socketDetail}  load ${os.loadavg()[0].toFixed(2)}`,
           );
         }
       }
@@ -368,16 +434,19 @@ async function main() {
         );
       }
     }
-    if (nginxUrl) {
-      console.log('\nGateway against nginx (target: req/s ≥ 0.9×, p99 ≤ 1.5×):');
+    const against = (name, label) => {
+      console.log(`\nGateway against ${label} (targets: req/s ≥ 0.9×, CPU/request ≤ 1.5×, p99 ≤ 1.5×):`);
       for (const c of connectionCounts) {
         const g = `gateway@${c}`;
-        const n = `nginx (1 worker)@${c}`;
+        const o = `${name}@${c}`;
+        const ratio = (f) => fmt(med(g, f) / med(o, f), 2);
         console.log(
-          `  c=${c}: req/s ${fmt(med(g, (r) => r.rps) / med(n, (r) => r.rps), 2)}×, p99 ${fmt(med(g, (r) => r.p99) / med(n, (r) => r.p99), 2)}×`,
+          `  c=${c}: req/s ${ratio((r) => r.rps)}×, CPU/request ${ratio((r) => r.cpuUsPerReq ?? NaN)}×, p99 ${ratio((r) => r.p99)}×`,
         );
       }
-    }
+    };
+    if (haproxyUrl) against('haproxy (1 thread)', 'HAProxy');
+    if (nginxUrl) against('nginx (1 worker)', 'nginx');
 
     console.log(
       `\nloadavg at the end of the load runs: ${os
@@ -386,25 +455,38 @@ async function main() {
         .join(' ')}`,
     );
 
-    if (!values['skip-fault']) {
-      console.log('\n## Fault run: kill -9 of one backend 5 s into a 20 s load (16 connections)\n');
-      const victim = backends[1];
+    if (values.fault) {
       const faultTargets = targets.filter((t) => t.name !== 'direct (one backend)');
-      for (const t of faultTargets) {
-        const running = load(t.url, 16, 20);
-        await sleep(5000);
-        victim.kill();
-        const r = await running;
-        const failed = r.non2xx + r.socketErrors;
-        console.log(
-          `${t.name.padEnd(18)} ${r.requests} requests, ${fmt(r.rps)} req/s, failed ${failed} (non-2xx ${r.non2xx}, ${r.socketDetail}), p99 ${fmt(r.p99, 2)} ms`,
-        );
-        await victim.start();
-        // Let both balancers take the replica back before the next run.
-        await sleep(6000);
+      const victim = backends[1];
+      console.log('\n## Fault runs (16 connections, 20 s of load)\n');
+      for (const fault of ['SIGSTOP for 5 s, 5 s in', 'kill -9, 5 s in']) {
+        for (const t of faultTargets) {
+          const running = load(t.url, 16, 20);
+          await sleep(5000);
+          if (fault.startsWith('kill')) victim.kill();
+          else {
+            victim.signal('SIGSTOP');
+            await sleep(5000);
+            victim.signal('SIGCONT');
+          }
+          const r = await running;
+          const failed = r.non2xx + r.socketErrors;
+          console.log(
+            `${fault.padEnd(24)} ${t.name.padEnd(20)} ${r.requests} requests, ${fmt(r.rps)} req/s, failed ${failed} (non-2xx ${r.non2xx}, ${r.socketDetail}), p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms`,
+          );
+          if (fault.startsWith('kill')) await victim.start();
+          // Let every balancer take the replica back before the next run.
+          await sleep(6000);
+        }
       }
     }
   } finally {
+    for (const p of children) {
+      if (!p.graceful) continue;
+      const exited = new Promise((resolve) => p.once('exit', resolve));
+      p.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    }
     killAll();
     await sleep(200);
     await rm(dir, { recursive: true, force: true });

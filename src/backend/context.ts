@@ -36,6 +36,14 @@ export interface RouteContext extends ServerOptions {
 }
 
 export const MODEL_VERSION_HEADER = 'x-model-version';
+/** The id the gateway minted for this request; echoed as `request_id` in a single /predict answer. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+/**
+ * For the gateway, on a single /predict 200 answer: the prediction, and the feature values as the
+ * model used them (its feature order, comma-separated). The gateway removes `x-flywheel-*` headers.
+ */
+export const PREDICTION_HEADER = 'x-flywheel-prediction';
+export const FEATURES_HEADER = 'x-flywheel-features';
 
 export function invalidFeatures(problems: readonly FeatureProblem[]): FlywheelError {
   return new FlywheelError('FLY_ERR_INVALID_FEATURES', describeProblems(problems), { problems });

@@ -83,6 +83,10 @@ export const predictReply = {
     'backend answers) and as `prediction`. Batch form: `predictions`, one per instance in order.',
   required: ['model_version', 'model_training_time', 'features_used', 'host'],
   properties: {
+    request_id: {
+      type: 'string',
+      description: 'single form: the `x-request-id` the request carried (the gateway sets it), for feedback',
+    },
     prediction: { type: 'number' },
     predictions: { type: 'array', items: { type: 'number' } },
     target: { type: 'string', description: 'batch form: what the predictions are' },
@@ -101,7 +105,10 @@ interface PredictCommon {
   host: string;
   warnings?: readonly RangeWarning[];
 }
-export type SinglePredictReply = PredictCommon & { prediction: number } & Record<string, unknown>;
+export type SinglePredictReply = PredictCommon & { request_id?: string; prediction: number } & Record<
+    string,
+    unknown
+  >;
 export type BatchPredictReply = PredictCommon & { predictions: number[]; target: string };
 
 // ---------------------------------------------------------------- GET /model-info

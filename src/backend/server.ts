@@ -8,8 +8,18 @@ import Fastify, {
 } from 'fastify';
 import { FlywheelError, isFlywheelError, type ErrorCode } from '../errors.js';
 import { describeOrigin, originOf } from '../registry/origin.js';
+// The gateway's rule for an id that can go into a header and a JSON string as it is.
+import { isUsableRequestId } from '../gateway/headers.js';
 import { PACKAGE_VERSION } from '../version.js';
-import { invalidFeatures, MODEL_VERSION_HEADER, type RouteContext, type ServerOptions } from './context.js';
+import {
+  FEATURES_HEADER,
+  invalidFeatures,
+  MODEL_VERSION_HEADER,
+  PREDICTION_HEADER,
+  REQUEST_ID_HEADER,
+  type RouteContext,
+  type ServerOptions,
+} from './context.js';
 import type { ReadReport } from './features.js';
 import { OPENAPI_PATH, OpenApiCollector } from './openapi.js';
 import {
@@ -164,7 +174,14 @@ function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const y = model.predictor.predictRow(model.row);
       ctx.metrics.countPredictions(model.version, 1);
       const warnings = ctx.countWarnings(model, report);
+      // The gateway's join key comes back in the body (so the gateway streams the answer untouched),
+      // and what the gateway records of the answer comes in two headers it strips (no body scan).
+      const requestId = request.headers[REQUEST_ID_HEADER];
+      reply.header(PREDICTION_HEADER, String(y));
+      reply.header(FEATURES_HEADER, model.row.join(','));
       const answer: SinglePredictReply = {
+        // Left out of the JSON when undefined.
+        request_id: typeof requestId === 'string' && isUsableRequestId(requestId) ? requestId : undefined,
         [model.manifest.target]: y,
         prediction: y,
         model_version: model.version,

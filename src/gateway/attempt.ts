@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { Timed } from './deadlines.js';
 import type { Exchange } from './exchange.js';
-import { responseHeaders } from './headers.js';
+import { responseHeaders, type AnswerHead } from './headers.js';
 import type { BodyRewrite } from './plan.js';
 import type { FailureKind, Replica } from './replica.js';
 
@@ -34,7 +34,7 @@ function describe(err: Error): string {
  * One try on one replica: undici's dispatch handler (its raw-buffer callback set, the one undici's own
  * core calls, so no header object is built). Also its own attempt-timeout entry.
  */
-export class Attempt extends Timed implements Dispatcher.DispatchHandler {
+export class Attempt extends Timed implements Dispatcher.DispatchHandler, AnswerHead {
   readonly ex: Exchange;
   readonly replica: Replica;
   abortUpstream: ((err?: Error) => void) | null = null;
@@ -46,7 +46,13 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler {
   /** The first body chunk is held until the next one or the end, so small answers go out in one end(). */
   held: Buffer | null = null;
   rawHeaders: Buffer[] | null = null;
+  /** The client's response headers, kept only while a rewritten body is collected. */
+  headers: string[] | null = null;
+  /** The body, collected only for a plan with a rewrite. */
   chunks: Buffer[] | null = null;
+  answeredBy: string | null = null;
+  prediction: string | null = null;
+  features: string | null = null;
   status = 0;
 
   constructor(ex: Exchange, replica: Replica) {
@@ -95,16 +101,17 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler {
     ex.fwd.attemptTimeouts.remove(this);
     ex.responded = true;
     this.resumeFn = resume;
-    const plan = ex.plan;
-    if (plan.observer !== null || plan.rewrite !== null) {
-      this.rawHeaders = raw;
-      this.chunks = [];
+    this.rawHeaders = raw;
+    const rewrite = ex.plan.rewrite !== null;
+    const headers = responseHeaders(raw, ex.requestId, this, rewrite);
+    if (rewrite) {
       // A rewritten body changes the length: the head goes out with the body, in onComplete.
-      if (plan.rewrite !== null) return true;
+      this.headers = headers;
+      this.chunks = [];
+      return true;
     }
     const res = ex.res;
     if (res.destroyed) return true;
-    const headers = responseHeaders(raw, ex.requestId);
     // A standard reason phrase is what node:http writes anyway; passing it costs a validation.
     if (statusText === '' || STATUS_CODES[statusCode] === statusText) res.writeHead(statusCode, headers);
     else res.writeHead(statusCode, statusText, headers);
@@ -115,7 +122,7 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler {
     if (!this.live) return true;
     if (this.chunks !== null) {
       this.chunks.push(chunk);
-      if (this.ex.plan.rewrite !== null) return true;
+      return true;
     }
     const held = this.held;
     this.held = chunk;
@@ -153,7 +160,7 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler {
       ex.fwd.options.log.error({ err, route: ex.route.name }, 'response rewrite failed; body sent unchanged');
     }
     if (ex.res.destroyed) return;
-    const headers = responseHeaders(this.rawHeaders ?? [], ex.requestId, true);
+    const headers = this.headers ?? [];
     headers.push('content-length', String(body.length));
     ex.res.writeHead(this.status, headers);
     ex.res.end(body);

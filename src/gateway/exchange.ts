@@ -240,7 +240,9 @@ export class Exchange extends Timed implements RequestHead {
           durationMs: seconds * 1000,
           requestBody: this.body,
           responseHeaders: attempt?.rawHeaders ?? null,
-          responseBody: attempt?.collected() ?? Buffer.alloc(0),
+          answeredBy: attempt?.answeredBy ?? null,
+          prediction: attempt?.prediction ?? null,
+          features: attempt?.features ?? null,
         });
       } catch (err) {
         this.fwd.options.log.error({ err, route: this.route.name }, 'exchange observer failed');

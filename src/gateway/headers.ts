@@ -142,14 +142,26 @@ export function rawHeaderValue(raw: readonly Buffer[] | null, name: string): str
   return undefined;
 }
 
+/** What the gateway reads from a replica's answer head while copying it (null: header absent). */
+export interface AnswerHead {
+  /** `x-model-version`: the version that answered. */
+  answeredBy: string | null;
+  /** `x-flywheel-prediction` (see src/backend/context.ts), raw. */
+  prediction: string | null;
+  /** `x-flywheel-features`, raw: the feature values as the model used them, comma-separated. */
+  features: string | null;
+}
+
 /**
  * The replica's response headers for the client, byte for byte (latin1 keeps every byte), without the
- * hop-by-hop ones node:http sets itself, plus `x-request-id` unless the replica already echoed it.
- * `dropContentLength` when the caller sends a body of another length.
+ * hop-by-hop ones node:http sets itself and without `x-flywheel-*` (meant for the gateway alone, kept
+ * in `head`), plus `x-request-id` unless the replica already echoed it. `dropContentLength` when the
+ * caller sends a body of another length.
  */
 export function responseHeaders(
   raw: readonly Buffer[],
   requestId: string,
+  head: AnswerHead,
   dropContentLength = false,
 ): string[] {
   const out: string[] = [];
@@ -158,12 +170,25 @@ export function responseHeaders(
     const name = raw[i].toString('latin1');
     const c = name.charCodeAt(0) | 0x20;
     if (isHopByHop(name, c)) continue;
+    if (c === 0x78 && name.length > 11 && name.charCodeAt(10) === 0x2d) {
+      const lower = name.toLowerCase();
+      if (lower.startsWith('x-flywheel-')) {
+        if (lower === 'x-flywheel-prediction') head.prediction = raw[i + 1].toString('latin1');
+        else if (lower === 'x-flywheel-features') head.features = raw[i + 1].toString('latin1');
+        continue;
+      }
+    }
     switch (name.length) {
       case 12: // x-request-id
         if (c === 0x78 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
         break;
       case 14: // content-length
         if (dropContentLength && c === 0x63 && name.toLowerCase() === 'content-length') continue;
+        break;
+      case 15: // x-model-version
+        if (c === 0x78 && head.answeredBy === null && name.toLowerCase() === 'x-model-version') {
+          head.answeredBy = raw[i + 1].toString('latin1');
+        }
         break;
       case 17: // transfer-encoding
         if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') continue;

@@ -14,7 +14,7 @@ export interface ForwardPlan {
   readonly balancer: Balancer;
   /** Extra upstream request headers, flat [name, value, ...] (e.g. `x-model-version`). */
   readonly headers: readonly string[] | null;
-  /** Sees every finished exchange with the whole response body; the body is kept only when set. */
+  /** Sees every finished exchange (what the answer's head said; the body streams past it). */
   readonly observer: ExchangeObserver | null;
   /**
    * Replaces the response body before the client gets it (e.g. to add a `request_id` member). The
@@ -46,7 +46,12 @@ export interface ExchangeRecord {
   readonly requestBody: Buffer | null;
   /** The replica's raw response headers (null when the gateway answered with an error itself). */
   readonly responseHeaders: readonly Buffer[] | null;
-  readonly responseBody: Buffer;
+  /** `x-model-version` of the answer. */
+  readonly answeredBy: string | null;
+  /** `x-flywheel-prediction` of the answer, raw (a single /predict 200 answer has it). */
+  readonly prediction: string | null;
+  /** `x-flywheel-features` of the answer, raw; `parseFeatureList` in experiments/body.ts reads it. */
+  readonly features: string | null;
 }
 
 export type ExchangeObserver = (record: ExchangeRecord) => void;

@@ -180,6 +180,35 @@ describe('the lab’s requests', () => {
   });
 });
 
+describe('what the gateway reads of an answer', () => {
+  it('echoes a usable x-request-id as request_id and sends the prediction and features in x-flywheel-*', async () => {
+    const body = JSON.stringify(LAB_PREDICT_BODY);
+    const headers = { 'content-type': 'application/json' };
+    const r = await call(`${backend.url}/predict`, {
+      method: 'POST',
+      body,
+      headers: { ...headers, 'x-request-id': 'gw-abc_123' },
+    });
+    expect(r.status).toBe(200);
+    const answer = r.body;
+    expect(answer.request_id).toBe('gw-abc_123');
+    expect(Number(r.headers['x-flywheel-prediction'])).toBe(answer.prediction);
+    expect(r.headers['x-flywheel-features']).toBe(
+      FEATURES.map((f) => LAB_PREDICT_BODY[f as keyof typeof LAB_PREDICT_BODY]).join(','),
+    );
+    // No id, or one that is not safe to echo: no request_id member.
+    for (const id of [undefined, 'has "quotes"']) {
+      const plain = await call(`${backend.url}/predict`, {
+        method: 'POST',
+        body,
+        headers: id === undefined ? headers : { ...headers, 'x-request-id': id },
+      });
+      expect(plain.status).toBe(200);
+      expect(plain.body).not.toHaveProperty('request_id');
+    }
+  });
+});
+
 describe('API forms', () => {
   const rows = [
     { avg_session_duration: 10, visits_per_week: 3, response_rate: 60, feature_usage_depth: 4 },

@@ -221,7 +221,15 @@ export class FakeReplica {
           body,
           version: version ?? null,
         });
-        res.writeHead(200, { 'content-type': 'application/json', 'x-replica': this.name }).end(payload);
+        // The side channel a real backend sends the gateway (src/backend/context.ts).
+        res
+          .writeHead(200, {
+            'content-type': 'application/json',
+            'x-replica': this.name,
+            'X-Flywheel-Prediction': '41.5',
+            'x-flywheel-features': '30,14,4,6',
+          })
+          .end(payload);
       };
       switch (this.mode) {
         case 'ok':

@@ -1,5 +1,5 @@
 // The seam later layers (version routing, the prediction log) use: a planner choosing a plan per
-// request, extra upstream headers, an observer seeing each finished exchange with its bodies, a body
+// request, extra upstream headers, an observer seeing each finished exchange (its request body, the answer's head), a body
 // rewrite, a fallback plan on 404, and local routes. Replicas are small real node:http servers
 // standing in for backends, so a test can see exactly what reached them.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ async function setup(): Promise<{ gw: Gateway; a: FakeReplica }> {
 }
 
 describe('the forwarding seam', () => {
-  it('a planner adds a per-request header and an observer sees both bodies', async () => {
+  it("a planner adds a per-request header and an observer sees the body and the answer's side channel", async () => {
     const { gw, a } = await setup();
     const records: ExchangeRecord[] = [];
     const observed: ForwardPlan = {
@@ -60,7 +60,11 @@ describe('the forwarding seam', () => {
       replica: a.url,
     });
     expect(rec.requestBody?.toString()).toBe('{"user":"canary"}');
-    expect(rec.responseBody.equals(canary.body)).toBe(true);
+    // x-flywheel-* is for the gateway: recorded raw, never shown to the client.
+    expect(rec).toMatchObject({ prediction: '41.5', features: '30,14,4,6', answeredBy: null });
+    expect(canary.headers['x-flywheel-prediction']).toBeUndefined();
+    expect(canary.headers['x-flywheel-features']).toBeUndefined();
+    expect(canary.headers['x-replica']).toBe('a');
     expect(rawHeaderValue(rec.responseHeaders, 'x-replica')).toBe('a');
     expect(rec.durationMs).toBeGreaterThan(0);
   });

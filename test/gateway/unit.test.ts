@@ -10,6 +10,7 @@ import {
   isUsableRequestId,
   newRequestId,
   rawHeaderValue,
+  type AnswerHead,
   responseHeaders,
   scanRequestHeaders,
   type RequestHead,
@@ -151,7 +152,8 @@ describe('request header scan', () => {
 describe('response headers', () => {
   const raw = (pairs: string[]) => pairs.map((s) => Buffer.from(s, 'latin1'));
 
-  it('passes end-to-end headers byte for byte, drops hop-by-hop, adds x-request-id', () => {
+  it('passes end-to-end headers byte for byte, drops hop-by-hop and x-flywheel-*, adds x-request-id', () => {
+    const head: AnswerHead = { answeredBy: null, prediction: null, features: null };
     const out = responseHeaders(
       raw([
         'Content-Type',
@@ -166,8 +168,15 @@ describe('response headers', () => {
         'chunked',
         'X-Odd',
         'caf\xe9',
+        'X-Flywheel-Prediction',
+        '41.5',
+        'x-flywheel-features',
+        '1,2',
+        'x-flywheel-other',
+        'x',
       ]),
       'rid-1',
+      head,
     );
     expect(out).toEqual([
       'Content-Type',
@@ -179,10 +188,17 @@ describe('response headers', () => {
       'x-request-id',
       'rid-1',
     ]);
+    // x-flywheel-* never reaches the client; the gateway keeps what it reads.
+    expect(head).toEqual({ answeredBy: 'v1', prediction: '41.5', features: '1,2' });
   });
 
   it('keeps the replica’s own x-request-id and can drop Content-Length', () => {
-    const out = responseHeaders(raw(['X-Request-Id', 'from-replica', 'Content-Length', '10']), 'rid-2', true);
+    const out = responseHeaders(
+      raw(['X-Request-Id', 'from-replica', 'Content-Length', '10']),
+      'rid-2',
+      { answeredBy: null, prediction: null, features: null },
+      true,
+    );
     expect(out).toEqual(['X-Request-Id', 'from-replica']);
     expect(rawHeaderValue(raw(['X-Model-Version', 'v7']), 'x-model-version')).toBe('v7');
     expect(rawHeaderValue(null, 'x-model-version')).toBeUndefined();

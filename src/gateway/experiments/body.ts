@@ -1,32 +1,32 @@
-// Cheap reads and edits of JSON bodies the gateway forwards: it never parses and re-serialises a
-// /predict body just to read one field or add one.
+// Cheap reads of what the gateway forwards: it never parses a /predict body just to read one field,
+// and reads an answer's figures from the backend's `x-flywheel-*` headers rather than its body.
 
 /**
- * Adds `"request_id":"<id>"` as the first member of a JSON object body by splicing it after the opening
- * brace. `id` must need no JSON escaping (the gateway's ids are hex/uuid or validated upstream); the
- * body is returned unchanged if it is not an object.
+ * The prediction of a backend answer, from its `x-flywheel-prediction` header (raw); NaN when absent
+ * (a batch answer, an error) or not a number.
  */
-export function spliceRequestId(body: Buffer, id: string): Buffer {
-  let i = 0;
-  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09))
-    i++;
-  if (body[i] !== 0x7b /* { */) return body;
-  let j = i + 1;
-  while (j < body.length && (body[j] === 0x20 || body[j] === 0x0a || body[j] === 0x0d || body[j] === 0x09))
-    j++;
-  const empty = body[j] === 0x7d; /* } */
-  const member = Buffer.from(`"request_id":${JSON.stringify(id)}${empty ? '' : ','}`);
-  return Buffer.concat([body.subarray(0, i + 1), member, body.subarray(i + 1)]);
+export function predictionOf(header: string | null | undefined): number {
+  if (header === null || header === undefined || header === '') return NaN;
+  return Number(header);
 }
 
 /**
- * The number after the first top-level-looking `"prediction":` in a backend answer. A batch answer has
- * `"predictions"` (no match), so it yields NaN and is not logged for feedback.
+ * The feature values of an `x-flywheel-features` header (`v1,v2,...`, the answering version's feature
+ * order), or null when it is absent, has not exactly `n` values, or one is not a number (`NaN` is
+ * accepted: the model used it so).
  */
-export function predictionOf(body: string): number {
-  const at = body.indexOf('"prediction":');
-  if (at < 0) return NaN;
-  return Number.parseFloat(body.slice(at + 13, at + 13 + 40).trimStart());
+export function parseFeatureList(text: string | null | undefined, n: number): number[] | null {
+  if (text === null || text === undefined || text === '') return null;
+  const parts = text.split(',');
+  if (parts.length !== n) return null;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const p = parts[i].trim();
+    const v = Number(p);
+    if (p === '' || (Number.isNaN(v) && p !== 'NaN')) return null;
+    out[i] = v;
+  }
+  return out;
 }
 
 const USER_ID = /"user_id"\s*:\s*(?:"((?:[^"\\]|\\.){1,200})"|(-?\d{1,30}))/;

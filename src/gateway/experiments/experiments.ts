@@ -14,7 +14,6 @@ import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
 import { AnalysisLoop, analyse, thresholdsFromConfig, type Thresholds } from './analysis.js';
-import { predictionOf } from './body.js';
 import { pickVersion } from './router.js';
 import { compareVersions, ExperimentStats } from './stats.js';
 
@@ -39,8 +38,10 @@ export interface Observed {
   readonly latencyMs: number;
   /** The /predict request body (JSON text), logged for feedback on success. */
   readonly requestBody: string;
-  /** The backend's answer (JSON text); only read on success. */
-  readonly responseBody: string;
+  /** The answer's prediction (its `x-flywheel-prediction`); NaN when none (batch, error). */
+  readonly prediction: number;
+  /** The answer's `x-flywheel-features`, raw (see `parseFeatureList` in body.ts); undefined when none. */
+  readonly features: string | undefined;
   readonly shadow?: boolean;
 }
 
@@ -235,8 +236,7 @@ export class Experiments {
       (o.shadow ? o.route.shadowVersion : this.#aliases.production) ??
       'unknown';
     const error = o.status === 0 || o.status >= 500;
-    let prediction = NaN;
-    if (o.status === 200) prediction = predictionOf(o.responseBody);
+    const prediction = o.status === 200 ? o.prediction : NaN;
     // Plain object literals of one shape (no spreads): this runs once per /predict.
     const shadow = o.shadow === true;
     this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, shadow });

@@ -1,7 +1,8 @@
 // How the experiment layer plugs into the gateway's seam (forward.ts ForwardPlan / Planner, routes.ts
-// LocalRoute): a planner for /predict that picks the version, an observer that records each answer, a
-// body rewrite that adds `request_id`, shadow mirroring after the client has its answer, and the
-// local handlers of /experiments, /feedback and /admin/*.
+// LocalRoute): a planner for /predict that picks the version, an observer that records each answer
+// from its head (the backend puts `request_id` in the body itself and the prediction and features in
+// `x-flywheel-*` headers, so the answer streams through untouched), shadow mirroring after the client
+// has its answer, and the local handlers of /experiments, /feedback and /admin/*.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { FlywheelError } from '../../errors.js';
@@ -9,24 +10,12 @@ import type { Logger } from '../../log.js';
 import type { Balancer } from '../balancer.js';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
-import type {
-  BodyRewrite,
-  ExchangeObserver,
-  ExchangeRecord,
-  ForwardPlan,
-  ForwardRoute,
-  Planner,
-} from '../forward.js';
-import { rawHeaderValue } from '../headers.js';
+import type { ExchangeObserver, ExchangeRecord, ForwardPlan, ForwardRoute, Planner } from '../forward.js';
 import type { LocalHandler, LocalRoute, RouteTable } from '../routes.js';
-import { spliceRequestId, userIdOf } from './body.js';
+import { predictionOf, userIdOf } from './body.js';
 import { Experiments, type Route } from './experiments.js';
 
 const PLAIN_ROUTE: Route = Object.freeze({ version: null, target: 'production', shadowVersion: null });
-
-/** Adds `request_id` to a successful /predict answer, by splicing (no parse, no re-serialise). */
-export const addRequestId: BodyRewrite = (body, status, requestId) =>
-  status === 200 ? spliceRequestId(body, requestId) : body;
 
 function toText(b: Buffer | null): string {
   return b === null || b.length === 0 ? '' : b.toString('utf8');
@@ -80,7 +69,7 @@ export function predictWiring(options: {
     balancer,
     headers: null,
     observer: observerFor(PLAIN_ROUTE),
-    rewrite: addRequestId,
+    rewrite: null,
   });
   const planner: Planner = (req, body) => {
     if (!experiments.active || clientChoseVersion(req)) return plan;
@@ -88,14 +77,14 @@ export function predictWiring(options: {
     const route = experiments.route(userId);
     if (route.version === null && route.shadowVersion === null) return plan;
     const observer = observerFor(route);
-    if (route.version === null) return { balancer, headers: null, observer, rewrite: addRequestId };
+    if (route.version === null) return { balancer, headers: null, observer, rewrite: null };
     return {
       balancer,
       headers: ['x-model-version', route.version],
       observer,
-      rewrite: addRequestId,
+      rewrite: null,
       // A replica still loading the candidate (or done unloading it) answers 404: production answers.
-      fallback: { balancer, headers: null, observer, rewrite: addRequestId },
+      fallback: { balancer, headers: null, observer, rewrite: null },
     };
   };
   return { plan, planner };
@@ -106,12 +95,13 @@ function observeRecord(experiments: Experiments, route: Route, record: ExchangeR
   experiments.observe({
     requestId: record.requestId,
     route,
-    answeredBy: rawHeaderValue(record.responseHeaders, 'x-model-version'),
+    answeredBy: record.answeredBy ?? undefined,
     // A gateway-made error (no replica answered) has no response headers.
     status: record.responseHeaders === null && record.status >= 500 ? 0 : record.status,
     latencyMs: record.durationMs,
     requestBody: ok ? toText(record.requestBody) : '',
-    responseBody: ok ? toText(record.responseBody) : '',
+    prediction: ok ? predictionOf(record.prediction) : NaN,
+    features: ok ? (record.features ?? undefined) : undefined,
   });
 }
 
@@ -160,8 +150,10 @@ export class ShadowSender {
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
       .then(async (res) => {
-        const text = await res.body.text();
+        await res.body.dump();
         const answeredBy = res.headers['x-model-version'];
+        const prediction = res.headers['x-flywheel-prediction'];
+        const features = res.headers['x-flywheel-features'];
         this.#experiments.observe({
           requestId,
           route,
@@ -169,7 +161,9 @@ export class ShadowSender {
           status: res.statusCode,
           latencyMs: performance.now() - started,
           requestBody: res.statusCode === 200 ? body.toString('utf8') : '',
-          responseBody: res.statusCode === 200 ? text : '',
+          prediction:
+            res.statusCode === 200 && typeof prediction === 'string' ? predictionOf(prediction) : NaN,
+          features: res.statusCode === 200 && typeof features === 'string' ? features : undefined,
           shadow: true,
         });
       })
@@ -181,7 +175,8 @@ export class ShadowSender {
           status: 0,
           latencyMs: performance.now() - started,
           requestBody: '',
-          responseBody: '',
+          prediction: NaN,
+          features: undefined,
           shadow: true,
         });
         this.#log.debug({ err, version, requestId }, 'shadow request failed');
@@ -253,8 +248,7 @@ export interface GatewaySeam {
 }
 
 /**
- * Starts the experiment layer and plugs it in: /predict gets the version planner, the observer and
- * the request_id rewrite; /experiments, /feedback and /admin/* are answered by the gateway.
+ * Starts the experiment layer and plugs it in: /predict gets the version planner and the observer; /experiments, /feedback and /admin/* are answered by the gateway.
  */
 export async function attachExperiments(seam: GatewaySeam): Promise<Experiments> {
   const experiments = await Experiments.start({

@@ -217,7 +217,8 @@ describe('admin routes', () => {
       status: 200,
       latencyMs: 3,
       requestBody: '{"a":1}',
-      responseBody: '{"engagement_score":40,"prediction":40,"model_version":"v1"}',
+      prediction: 40,
+      features: '1',
     });
     const fb = await call('POST', '/feedback', { body: { request_id: 'req-1', actual: 43 } });
     expect(fb.status).toBe(200);

@@ -103,8 +103,8 @@ describe('Experiments.route', () => {
     const route = ex.route(undefined);
     expect(route).toEqual({ version: null, target: 'production', shadowVersion: cand });
     const common = { requestId: 'r1', route, status: 200, latencyMs: 2, requestBody: '{"x":0.5}' };
-    ex.observe({ ...common, answeredBy: prod, responseBody: '{"y":10,"prediction":10}' });
-    ex.observe({ ...common, answeredBy: cand, responseBody: '{"y":12,"prediction":12}', shadow: true });
+    ex.observe({ ...common, answeredBy: prod, prediction: 10, features: undefined });
+    ex.observe({ ...common, answeredBy: cand, prediction: 12, features: '0.5', shadow: true });
     const [fb] = await ex.feedback.recordFeedback({ request_id: 'r1', actual: 11 });
     expect(fb.predictions).toEqual([
       { version: prod, prediction: 10, shadow: false },
@@ -124,7 +124,8 @@ describe('Experiments.route', () => {
       status: 0,
       latencyMs: 5000,
       requestBody: '{}',
-      responseBody: '',
+      prediction: NaN,
+      features: undefined,
     });
     expect(ex.stats.get(cand)).toMatchObject({ requests: 1, errors: 1 });
     expect(ex.feedback.counts.predictions).toBe(0);
@@ -150,7 +151,8 @@ describe('analysis loop', () => {
           status: 200,
           latencyMs: 2 + (i % 3),
           requestBody: `{"x":${i}}`,
-          responseBody: `{"y":${prediction},"prediction":${prediction}}`,
+          prediction,
+          features: String(i),
         });
         const [fb] = await ex.feedback.recordFeedback({ request_id: requestId, actual: 50 });
         for (const p of fb.predictions) ex.stats.observeFeedback(p.version, p.prediction, fb.actual);
