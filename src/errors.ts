@@ -61,6 +61,7 @@ export const ERRORS = {
   FLY_ERR_NO_UPSTREAM: { status: 503, message: 'no healthy backend replica' },
   FLY_ERR_UPSTREAM_FAILED: { status: 502, message: 'backend replica failed to answer' },
   FLY_ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'backend replica did not answer in time' },
+  FLY_ERR_REQUEST_TIMEOUT: { status: 408, message: 'the client did not send its request body in time' },
   FLY_ERR_UNAUTHORIZED: { status: 401, message: 'admin token missing or wrong' },
   FLY_ERR_ADMIN_DISABLED: { status: 403, message: 'admin routes are off: no admin token configured' },
   FLY_ERR_FEEDBACK: { status: 400, message: 'feedback refused' },

@@ -73,8 +73,21 @@ export const gateway = {
   attemptTimeout: duration(
     '--attempt-timeout <duration>',
     'FLYWHEEL_ATTEMPT_TIMEOUT',
-    'timeout of one attempt on one replica',
+    'longest timeout of one attempt on one replica (the timeout is learned from observed latency, up to this)',
     5000,
+  ),
+  attemptTimeoutFloor: duration(
+    '--attempt-timeout-floor <duration>',
+    'FLYWHEEL_ATTEMPT_TIMEOUT_FLOOR',
+    'shortest learned attempt timeout',
+    250,
+  ),
+  hedgeBudget: num(
+    '--hedge-budget <percent>',
+    'FLYWHEEL_HEDGE_BUDGET',
+    'a /predict with no answer after the learned hedge delay is also sent to another replica, for at most this share of requests (0: off)',
+    10,
+    { min: 0, max: 100 },
   ),
   deadline: duration('--deadline <duration>', 'FLYWHEEL_DEADLINE', 'total time a request may take', 10_000),
   dnsInterval: duration(

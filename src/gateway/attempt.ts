@@ -15,6 +15,7 @@ class AttemptTimeoutError extends Error {
 }
 export const ATTEMPT_TIMEOUT = new AttemptTimeoutError('attempt timed out');
 export const DEADLINE_PASSED = new AttemptTimeoutError('request deadline passed');
+export const HEDGE_LOST = new AttemptTimeoutError('another replica answered first');
 export const CLIENT_GONE = new Error('client closed the connection');
 
 function failureKind(err: Error): FailureKind {
@@ -54,11 +55,14 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
   prediction: string | null = null;
   features: string | null = null;
   status = 0;
+  /** When it was sent (performance.now()), for the learned timeouts. */
+  readonly sentAt: number;
 
-  constructor(ex: Exchange, replica: Replica) {
+  constructor(ex: Exchange, replica: Replica, sentAt: number) {
     super();
     this.ex = ex;
     this.replica = replica;
+    this.sentAt = sentAt;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -71,26 +75,23 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     if (!this.live) return true;
     const ex = this.ex;
     this.status = statusCode;
+    if (statusCode < 500) ex.fwd.learned.observe(performance.now() - this.sentAt);
     if (statusCode === 503) {
       this.ex.fwd.options.onFailure(this.replica, 'status_503');
       ex.plan.balancer.recordFailure(this.replica, 'status_503', 'answered 503');
-      if (ex.tries < 2 && performance.now() < ex.expiresAt) {
-        const next = ex.plan.balancer.pick(this.replica);
-        if (next !== null) {
-          // Its body is read and dropped (onData ignores it) so the connection stays reusable.
-          this.stopListening();
-          (ex.failures ??= []).push(`${this.replica.url}: answered 503`);
-          ex.fwd.retries++;
-          ex.fwd.options.onRetry('status_503');
-          ex.forward(next);
-          return true;
-        }
+      // Hedged, or another replica to retry on: its body is read and dropped (onData ignores it) so
+      // the connection stays reusable. Otherwise the 503 goes to the client as it is.
+      if (ex.other(this) !== null || (ex.canReplace(this) && ex.plan.balancer.pick(this.replica) !== null)) {
+        this.stopListening();
+        ex.attemptFailed(this, 'status_503', 'answered 503');
+        return true;
       }
     }
     if (statusCode === 404 && ex.plan.fallback !== undefined && !ex.fellBack) {
       const fallback = ex.plan.fallback;
       const next = fallback.balancer.pick(null);
       if (next !== null) {
+        ex.answeredBy(this);
         this.stopListening();
         ex.plan.balancer.recordSuccess(this.replica); // it answered: a 404 is not a replica failure
         ex.useFallback(fallback);
@@ -98,6 +99,7 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
         return true;
       }
     }
+    ex.answeredBy(this);
     ex.fwd.attemptTimeouts.remove(this);
     ex.responded = true;
     this.resumeFn = resume;
@@ -189,7 +191,7 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
   /** Attempt timeout. */
   expire(): void {
     if (!this.live) return;
-    const message = `no answer within ${this.ex.fwd.options.attemptTimeoutMs} ms`;
+    const message = `no answer within ${Math.round(this.expiresAt - this.sentAt)} ms`;
     this.ex.fwd.options.onFailure(this.replica, 'timeout');
     this.ex.plan.balancer.recordFailure(this.replica, 'timeout', message);
     const ex = this.ex;

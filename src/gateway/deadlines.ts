@@ -1,6 +1,8 @@
 // Timeouts for every in-flight request without a timer per request. All entries of one list share the
 // same timeout, so insertion order is expiry order: the list is a FIFO, adding and removing are O(1)
-// pointer updates on fields of the entry itself, and one shared interval only looks at the head.
+// pointer updates on fields of the entry itself, and one shared interval only looks at the head. A
+// learned timeout (latency.ts) changes the list's timeout between additions: it moves slowly, and an
+// entry behind one with a later expiry fires at most that difference late.
 import { performance } from 'node:perf_hooks';
 
 /** Something with a deadline; the links live on the entry so adding it allocates nothing. */
@@ -15,7 +17,8 @@ export abstract class Timed {
 }
 
 export class DeadlineList {
-  readonly timeoutMs: number;
+  /** Applies to entries added from now on. */
+  timeoutMs: number;
   #head: Timed | null = null;
   #tail: Timed | null = null;
   #size = 0;
@@ -64,16 +67,22 @@ export class DeadlineList {
 
 /**
  * One interval for all lists. Its period bounds how late a timeout fires: a twentieth of the shortest
- * timeout, between 5 ms and 250 ms (a 5 s attempt timeout fires within 5.25 s).
+ * timeout (`shortestMs`, the lists' own by default), between 5 ms and 250 ms (a 5 s attempt timeout
+ * fires within 5.25 s). `beforeSweep` runs first on each tick (e.g. to update learned timeouts).
  */
 export class DeadlineSweeper {
   readonly resolutionMs: number;
   readonly #lists: readonly DeadlineList[];
+  readonly #beforeSweep: (() => void) | null;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(lists: readonly DeadlineList[]) {
+  constructor(
+    lists: readonly DeadlineList[],
+    options: { shortestMs?: number; beforeSweep?: () => void } = {},
+  ) {
     this.#lists = lists;
-    const shortest = Math.min(...lists.map((l) => l.timeoutMs));
+    this.#beforeSweep = options.beforeSweep ?? null;
+    const shortest = options.shortestMs ?? Math.min(...lists.map((l) => l.timeoutMs));
     this.resolutionMs = Math.min(250, Math.max(5, Math.floor(shortest / 20)));
   }
 
@@ -84,6 +93,7 @@ export class DeadlineSweeper {
   }
 
   sweep(now: number): void {
+    this.#beforeSweep?.();
     for (const list of this.#lists) list.sweep(now);
   }
 

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ERRORS, FlywheelError, type ErrorCode } from '../errors.js';
-import { Attempt, CLIENT_GONE, DEADLINE_PASSED } from './attempt.js';
+import { Attempt, CLIENT_GONE, DEADLINE_PASSED, HEDGE_LOST } from './attempt.js';
 import { Timed } from './deadlines.js';
 import type { Forwarder } from './forward.js';
 import type { RequestHead } from './headers.js';
@@ -27,6 +27,22 @@ function onRequestError(this: RequestWithExchange): void {
 function onResponseDrain(this: ResponseWithExchange): void {
   this[kExchange]?.attempt?.resumeUpstream();
 }
+function onResponseClose(this: ResponseWithExchange): void {
+  // After a complete answer the exchange is done already; before it, the client went away.
+  this[kExchange]?.clientGone();
+}
+
+/** The hedge delay of an exchange: its own list entry, as the exchange is in the deadline list. */
+class HedgeTimer extends Timed {
+  readonly ex: Exchange;
+  constructor(ex: Exchange) {
+    super();
+    this.ex = ex;
+  }
+  expire(): void {
+    this.ex.hedgeDue();
+  }
+}
 
 /** One client request from arrival to its last byte. The total deadline is its own Timed entry. */
 export class Exchange extends Timed implements RequestHead {
@@ -46,7 +62,11 @@ export class Exchange extends Timed implements RequestHead {
   /** Length of `headers` before a plan appended its own, so a fallback plan can replace them. */
   baseHeaders = 0;
   fellBack = false;
+  /** The attempt the exchange follows; with a hedge in flight, the first of the two. */
   attempt: Attempt | null = null;
+  /** The second attempt of a hedged request, until one of the two answers or fails. */
+  hedge: Attempt | null = null;
+  hedgeTimer: HedgeTimer | null = null;
   tries = 0;
   /** Response headers went to the client: from here on a failure cannot be retried. */
   responded = false;
@@ -74,9 +94,14 @@ export class Exchange extends Timed implements RequestHead {
     if (this.chunked) req.on('end', onRequestEnd);
   }
 
+  /** A client that closes its connection before its answer cancels the attempts (and any retry). */
+  watchClient(): void {
+    (this.res as ResponseWithExchange)[kExchange] = this;
+    this.res.on('close', onResponseClose);
+  }
+
   /** The client reads slower than the replica sends: the attempt resumes once the response drains. */
   resumeOnDrain(): void {
-    (this.res as ResponseWithExchange)[kExchange] = this;
     this.res.once('drain', onResponseDrain);
   }
 
@@ -101,7 +126,7 @@ export class Exchange extends Timed implements RequestHead {
 
   clientGone(): void {
     if (this.done) return;
-    this.abandonAttempt(CLIENT_GONE);
+    this.abandonAttempts(CLIENT_GONE);
     this.end(499, null);
   }
 
@@ -139,9 +164,33 @@ export class Exchange extends Timed implements RequestHead {
     // a request without a body, sent before anything else could run.
     const now = this.attempt === null && this.body === null ? this.startedAt : performance.now();
     if (isTry) this.tries++;
-    const attempt = new Attempt(this, replica);
+    const attempt = new Attempt(this, replica, now);
     this.attempt = attempt;
-    this.plan.balancer.onRequestStart(replica);
+    this.#dispatch(attempt, now);
+    // Only a first try is hedged: a retry already runs on another replica.
+    if (this.route.hedge && this.tries === 1 && isTry && this.fwd.options.hedgeBudget > 0) {
+      this.fwd.learned.credit();
+      const timer = (this.hedgeTimer ??= new HedgeTimer(this));
+      this.fwd.hedgeTimers.add(timer, now);
+    }
+  }
+
+  /** The hedge delay passed with no answer: the same request goes to another replica too. */
+  hedgeDue(): void {
+    const first = this.attempt;
+    if (this.done || this.responded || this.tries !== 1 || first === null || !first.live) return;
+    const replica = this.plan.balancer.pick(first.replica);
+    if (replica === null || !this.fwd.learned.takeHedge()) return;
+    this.tries++;
+    this.fwd.options.onRetry('hedge');
+    const now = performance.now();
+    const hedge = new Attempt(this, replica, now);
+    this.hedge = hedge;
+    this.#dispatch(hedge, now);
+  }
+
+  #dispatch(attempt: Attempt, now: number): void {
+    this.plan.balancer.onRequestStart(attempt.replica);
     this.fwd.attemptTimeouts.add(attempt, now);
     const opts: Dispatcher.DispatchOptions = {
       path: this.req.url ?? '/',
@@ -149,13 +198,42 @@ export class Exchange extends Timed implements RequestHead {
       headers: this.headers,
       body: this.body,
     };
-    replica.dispatcher.dispatch(opts, attempt);
+    attempt.replica.dispatcher.dispatch(opts, attempt);
+  }
+
+  /** The other attempt still in flight beside `attempt`, if the request was hedged. */
+  other(attempt: Attempt): Attempt | null {
+    const other = attempt === this.attempt ? this.hedge : attempt === this.hedge ? this.attempt : null;
+    return other !== null && other.live ? other : null;
+  }
+
+  /** `attempt` answers the client: the hedge race (if any) is over and the slower one cancelled. */
+  answeredBy(attempt: Attempt): void {
+    if (this.hedgeTimer !== null) this.fwd.hedgeTimers.remove(this.hedgeTimer);
+    const other = this.other(attempt);
+    this.attempt = attempt;
+    this.hedge = null;
+    other?.abandon(HEDGE_LOST);
+  }
+
+  /** A failed attempt can be replaced: the other hedge is still running, or a retry is possible. */
+  canReplace(attempt: Attempt): boolean {
+    if (this.other(attempt) !== null) return true;
+    return this.tries < 2 && !this.responded && performance.now() < this.expiresAt;
   }
 
   /** Retry-once wrapper: another replica if this was the first try, time is left and none was sent. */
   attemptFailed(attempt: Attempt, kind: FailureKind, message: string): void {
-    if (this.done || attempt !== this.attempt) return;
+    if (this.done || (attempt !== this.attempt && attempt !== this.hedge)) return;
     (this.failures ??= []).push(`${attempt.replica.url}: ${message}`);
+    // Hedged: the other attempt carries on alone.
+    const other = this.other(attempt);
+    if (other !== null) {
+      this.attempt = other;
+      this.hedge = null;
+      return;
+    }
+    this.hedge = null;
     if (this.tries < 2 && !this.responded && performance.now() < this.expiresAt) {
       const next = this.plan.balancer.pick(attempt.replica);
       if (next !== null) {
@@ -172,8 +250,15 @@ export class Exchange extends Timed implements RequestHead {
   /** Total deadline passed. */
   expire(): void {
     if (this.done) return;
-    this.abandonAttempt(DEADLINE_PASSED);
-    if (this.responded) {
+    const readingBody = this.attempt === null && this.tries === 0;
+    this.abandonAttempts(DEADLINE_PASSED);
+    if (readingBody) {
+      // Still reading the client's body: no replica was asked, the client is what stalled.
+      this.fail(
+        'FLY_ERR_REQUEST_TIMEOUT',
+        `the request body did not arrive within ${this.fwd.options.deadlineMs} ms`,
+      );
+    } else if (this.responded) {
       // Part of the answer is out: cut the connection so the client sees a truncated response.
       this.res.destroy();
       this.end(504, null);
@@ -185,10 +270,13 @@ export class Exchange extends Timed implements RequestHead {
     }
   }
 
-  abandonAttempt(reason: Error): void {
+  abandonAttempts(reason: Error): void {
     const attempt = this.attempt;
+    const hedge = this.hedge;
     this.attempt = null;
+    this.hedge = null;
     attempt?.abandon(reason);
+    hedge?.abandon(reason);
   }
 
   /** Answers with a gateway error (JSON `{ error, code, details }`), unless a response already started. */
@@ -208,8 +296,9 @@ export class Exchange extends Timed implements RequestHead {
         'x-request-id',
         this.requestId,
       ];
-      // A body too large is left unread: close the connection rather than parse what follows.
-      if (code === 'FLY_ERR_BODY_TOO_LARGE') headers.push('connection', 'close');
+      // A body too large or stalled is left unread: close the connection rather than parse what follows.
+      if (code === 'FLY_ERR_BODY_TOO_LARGE' || code === 'FLY_ERR_REQUEST_TIMEOUT')
+        headers.push('connection', 'close');
       res.writeHead(status, headers);
       res.end(body);
     } else if (!res.destroyed) {
@@ -223,6 +312,7 @@ export class Exchange extends Timed implements RequestHead {
     if (this.done) return;
     this.done = true;
     this.fwd.deadlines.remove(this);
+    if (this.hedgeTimer !== null) this.fwd.hedgeTimers.remove(this.hedgeTimer);
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.route.meter.done(status, seconds);
     this.fwd.exchangeEnded();

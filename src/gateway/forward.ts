@@ -7,13 +7,18 @@
 //   - x-request-id: assigned once in the header scan, sent upstream and returned to the client;
 //   - retry once: a failed attempt (connection error, reset, timeout, 503) goes to another replica,
 //     predictions being idempotent, as long as nothing was sent to the client yet;
-//   - attempt timeout and total deadline: two FIFO deadline lists swept by one shared interval.
+//   - attempt timeout (learned from observed latency, latency.ts), hedge delay and total deadline: FIFO
+//     deadline lists swept by one shared interval;
+//   - hedging: an idempotent request (/predict) with no answer after the hedge delay is also sent to
+//     another replica, within a budget; the first answer wins and the other attempt is cancelled;
+//   - a client that goes away cancels its attempts; a client body that stalls gets 408.
 //
 // The files: plan.ts (the types of the seam), exchange.ts (one client request), attempt.ts (one try).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DeadlineList, DeadlineSweeper } from './deadlines.js';
 import { Exchange } from './exchange.js';
 import { scanRequestHeaders } from './headers.js';
+import { LearnedTimeouts } from './latency.js';
 import type { ForwarderOptions, ForwardRoute } from './plan.js';
 
 export type {
@@ -29,7 +34,10 @@ export type {
 
 export class Forwarder {
   readonly attemptTimeouts: DeadlineList;
+  /** Hedge delays of idempotent requests (entries: HedgeTimer). */
+  readonly hedgeTimers: DeadlineList;
   readonly deadlines: DeadlineList;
+  readonly learned: LearnedTimeouts;
   readonly options: ForwarderOptions;
   /** Client requests not finished yet (graceful shutdown waits for 0). */
   inFlight = 0;
@@ -40,9 +48,23 @@ export class Forwarder {
 
   constructor(options: ForwarderOptions) {
     this.options = options;
-    this.attemptTimeouts = new DeadlineList(options.attemptTimeoutMs);
+    this.learned = new LearnedTimeouts({
+      ceilingMs: options.attemptTimeoutMs,
+      floorMs: options.attemptTimeoutFloorMs,
+      hedgeBudget: options.hedgeBudget,
+    });
+    this.attemptTimeouts = new DeadlineList(this.learned.attemptTimeoutMs);
+    this.hedgeTimers = new DeadlineList(this.learned.hedgeDelayMs);
     this.deadlines = new DeadlineList(options.deadlineMs);
-    this.#sweeper = new DeadlineSweeper([this.attemptTimeouts, this.deadlines]);
+    this.#sweeper = new DeadlineSweeper([this.attemptTimeouts, this.hedgeTimers, this.deadlines], {
+      // Hedges fire within 10 ms of their delay; without them, a twentieth of the floor.
+      shortestMs: options.hedgeBudget > 0 ? 200 : Math.min(options.attemptTimeoutFloorMs, options.deadlineMs),
+      beforeSweep: () => {
+        this.learned.refresh();
+        this.attemptTimeouts.timeoutMs = this.learned.attemptTimeoutMs;
+        this.hedgeTimers.timeoutMs = this.learned.hedgeDelayMs;
+      },
+    });
     this.#sweeper.start();
   }
 
@@ -52,6 +74,7 @@ export class Forwarder {
     this.inFlight++;
     this.requests++;
     this.deadlines.add(ex, ex.startedAt);
+    ex.watchClient();
     scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, ex, ex.headers);
     if (ex.contentLength > 0 || ex.chunked) {
       if (ex.contentLength > this.options.bodyLimit) {

@@ -64,6 +64,8 @@ export interface RouteMeter {
 export interface ForwardRoute {
   readonly kind: 'forward';
   readonly name: string;
+  /** Its requests are idempotent: a slow attempt may be hedged on another replica. */
+  readonly hedge: boolean;
   /** Used when there is no planner. */
   readonly plan: ForwardPlan;
   readonly planner: Planner | null;
@@ -71,7 +73,11 @@ export interface ForwardRoute {
 }
 
 export interface ForwarderOptions {
+  /** The longest attempt timeout; the one in force is learned below it (latency.ts). */
   attemptTimeoutMs: number;
+  attemptTimeoutFloorMs: number;
+  /** Percent of requests that may be hedged (0: never). */
+  hedgeBudget: number;
   deadlineMs: number;
   /** Largest request body buffered (bodies are buffered so that a retry can resend them). */
   bodyLimit: number;

@@ -20,8 +20,11 @@ export const REPLICA_STATES: readonly ReplicaState[] = [
   'draining',
 ];
 
-/** Why one attempt or one check failed; also the `reason` label of the failure metrics. */
-export type FailureKind = 'connect' | 'reset' | 'timeout' | 'status_503' | 'check_failed';
+/**
+ * Why one attempt or one check failed; also the `reason` label of the failure and retry metrics
+ * (`hedge`: a retry sent because the first attempt was slow, not because it failed).
+ */
+export type FailureKind = 'connect' | 'reset' | 'timeout' | 'status_503' | 'check_failed' | 'hedge';
 
 export interface ReplicaSnapshot {
   readonly url: string;

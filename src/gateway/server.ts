@@ -51,6 +51,7 @@ function validate(config: GatewayConfig): void {
     ['healthInterval', '--health-interval'],
     ['healthTimeout', '--health-timeout'],
     ['attemptTimeout', '--attempt-timeout'],
+    ['attemptTimeoutFloor', '--attempt-timeout-floor'],
     ['deadline', '--deadline'],
     ['dnsInterval', '--dns-interval'],
     ['filePollInterval', '--file-poll-interval'],
@@ -98,6 +99,8 @@ export class Gateway {
     this.metrics = new GatewayMetrics(this.balancer);
     this.forwarder = new Forwarder({
       attemptTimeoutMs: config.attemptTimeout,
+      attemptTimeoutFloorMs: config.attemptTimeoutFloor,
+      hedgeBudget: config.hedgeBudget,
       deadlineMs: config.deadline,
       bodyLimit: config.bodyLimit,
       onRetry: (kind) => this.metrics.retry(kind),
@@ -153,7 +156,15 @@ export class Gateway {
     planner: Planner | null = null,
     plan: ForwardPlan = this.defaultPlan,
   ): ForwardRoute {
-    return { kind: 'forward', name, plan, planner, meter: this.metrics.route(name) };
+    return {
+      kind: 'forward',
+      name,
+      plan,
+      planner,
+      // Predictions are idempotent: a slow one may be hedged on another replica.
+      hedge: name === 'predict',
+      meter: this.metrics.route(name),
+    };
   }
 
   /** A route the gateway answers itself (GET only unless the handler checks the method). */
@@ -357,6 +368,11 @@ export class Gateway {
         requests_total: this.forwarder.requests,
         retries_total: this.forwarder.retries,
         attempt_timeout_ms: this.config.attemptTimeout,
+        learned_attempt_timeout_ms: Math.round(this.forwarder.learned.attemptTimeoutMs),
+        hedge_delay_ms: Number.isFinite(this.forwarder.learned.hedgeDelayMs)
+          ? Math.round(this.forwarder.learned.hedgeDelayMs)
+          : null,
+        hedges_total: this.forwarder.learned.hedges,
         deadline_ms: this.config.deadline,
         health_interval_ms: this.config.healthInterval,
         eject_after: this.config.ejectAfter,

@@ -109,7 +109,12 @@ describe('timeouts', () => {
   it('a hanging replica times out its attempt and the request is answered by the other one', async () => {
     const [a, b] = await replicas('a', 'b');
     a.mode = 'hang';
-    const gw = await gateway([a, b], { attemptTimeout: '300ms', deadline: '5s', ejectAfter: '100' });
+    const gw = await gateway([a, b], {
+      attemptTimeout: '300ms',
+      deadline: '5s',
+      ejectAfter: '100',
+      hedgeBudget: '0',
+    });
     const results = await Promise.all(
       Array.from({ length: 4 }, () => call(`${gw.url}/predict`, { body: '{}' })),
     );
@@ -140,7 +145,12 @@ describe('timeouts', () => {
     const [a, b] = await replicas('a', 'b');
     a.mode = 'hang';
     b.mode = 'hang';
-    const gw = await gateway([a, b], { attemptTimeout: '400ms', deadline: '600ms', ejectAfter: '100' });
+    const gw = await gateway([a, b], {
+      attemptTimeout: '400ms',
+      deadline: '600ms',
+      ejectAfter: '100',
+      hedgeBudget: '0',
+    });
     const started = Date.now();
     const r = await call(`${gw.url}/predict`, { body: '{}' });
     const took = Date.now() - started;
@@ -149,6 +159,31 @@ describe('timeouts', () => {
     expect(took).toBeGreaterThanOrEqual(590);
     expect(took).toBeLessThan(780 + 2000); // generous: a loaded 2-core machine
     expect(gw.forwarder.inFlight).toBe(0);
+  });
+});
+
+describe('hedging', () => {
+  it('a prediction with no answer after the hedge delay goes to another replica too; the loser is cancelled', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'hang';
+    const gw = await gateway([a, b], { attemptTimeout: '1s', balance: 'round-robin', ejectAfter: '100' });
+    // Round robin sends the first request to one replica: when it is a, the hedge goes to b.
+    const results = await Promise.all(
+      Array.from({ length: 2 }, () => call(`${gw.url}/predict`, { body: '{}' })),
+    );
+    for (const r of results) {
+      expect(r.status).toBe(200);
+      expect(r.json().replica).toBe('b');
+    }
+    expect(await metric(gw, 'flywheel_gateway_retries_total{reason="hedge"}')).toBe(1);
+    expect(await metric(gw, 'flywheel_gateway_retries_total{reason="timeout"}')).toBe(0);
+    await waitFor(() => a.cancelled === 1, { timeoutMs: 5000, what: 'the slow attempt cancelled' });
+    // Cancelled by the win, not by its own timeout: a lost race is no failure of the replica.
+    expect(gw.balancer.stats().replicas.find((r) => r.url === a.url)?.failures_total).toBe(0);
+    await waitFor(() => gw.balancer.stats().replicas.every((r) => r.in_flight === 0), {
+      timeoutMs: 5000,
+      what: 'in-flight counts back to 0',
+    });
   });
 });
 
@@ -311,19 +346,56 @@ describe('what is forwarded', () => {
     expect(a.traffic).toHaveLength(0);
   });
 
-  it('a client that goes away mid-request does not leak the exchange', async () => {
-    const [a] = await replicas('a');
-    a.mode = 'slow';
-    a.slowMs = 200;
-    const gw = await gateway([a]);
+  it('a client that goes away cancels its attempt and the retry; in-flight counts return to 0', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'hang';
+    b.mode = 'hang';
+    const gw = await gateway([a, b], {
+      attemptTimeout: '300ms',
+      deadline: '60s',
+      keepAliveTimeout: '90s',
+      hedgeBudget: '0',
+      ejectAfter: '100',
+    });
     const controller = new AbortController();
     const { request } = await import('undici');
     const pending = request(`${gw.url}/predict`, { method: 'POST', body: '{}', signal: controller.signal });
-    await waitFor(() => a.traffic.length === 1, { timeoutMs: 5000, what: 'request upstream' });
+    // The first attempt times out (cancelled) and the retry is waiting on the other replica.
+    await waitFor(() => a.traffic.length + b.traffic.length === 2, { timeoutMs: 5000, what: 'the retry' });
+    expect(a.cancelled + b.cancelled).toBe(1);
     controller.abort();
     await expect(pending).rejects.toThrow();
+    await waitFor(() => a.cancelled + b.cancelled === 2, { timeoutMs: 5000, what: 'the retry cancelled' });
     await waitFor(() => gw.forwarder.inFlight === 0, { timeoutMs: 5000, what: 'exchange finished' });
+    const stats = gw.balancer.stats().replicas;
+    expect(stats.map((r) => r.in_flight)).toEqual([0, 0]);
+    // Only the first attempt timed out; the retry was cancelled by the client leaving.
+    expect(stats.reduce((n, r) => n + r.failures_total, 0)).toBe(1);
+    expect(a.traffic.length + b.traffic.length).toBe(2);
+    a.mode = 'ok';
+    b.mode = 'ok';
     expect((await call(`${gw.url}/predict`, { body: '{}' })).status).toBe(200);
+  });
+
+  it('a client body that stalls gets 408 FLY_ERR_REQUEST_TIMEOUT, no replica asked', async () => {
+    const [a] = await replicas('a');
+    const gw = await gateway([a], { deadline: '300ms' });
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    let text = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (text += c));
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write(
+      'POST /predict HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"half":',
+    );
+    await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(text).toMatch(/connection: close/i);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { code: string; error: string };
+    expect(body.code).toBe('FLY_ERR_REQUEST_TIMEOUT');
+    expect(body.error).toMatch(/request body did not arrive/);
+    expect(a.traffic).toHaveLength(0);
+    expect(gw.forwarder.inFlight).toBe(0);
   });
 });
 

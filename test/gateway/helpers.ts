@@ -115,6 +115,8 @@ export class FakeReplica {
   /** When set, a request asking for another `x-model-version` gets 404 (a version not loaded here). */
   versions: string[] | null = null;
   readonly seen: SeenRequest[] = [];
+  /** Requests left hanging (`hang`) whose connection the gateway closed: cancelled attempts. */
+  cancelled = 0;
   readonly host: string;
   port = 0;
   #server: http.Server | null = null;
@@ -239,6 +241,7 @@ export class FakeReplica {
           req.socket.destroy();
           break;
         case 'hang':
+          res.once('close', () => this.cancelled++);
           break;
         case '503':
           res

@@ -24,6 +24,8 @@ export interface LoadOptions {
   readonly header?: string;
   /** Per-request timeout. */
   readonly timeoutMs?: number;
+  /** Count the requests that took longer than this (a bound a fault test asserts, not a benchmark). */
+  readonly slowMs?: number;
 }
 
 export interface LoadReport {
@@ -37,6 +39,8 @@ export interface LoadReport {
   readonly tally: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly headers: Readonly<Record<string, number>>;
   readonly durationMs: number;
+  /** Requests that took longer than `slowMs` (0 when not set). */
+  readonly slow: number;
 }
 
 export interface LoadRun {
@@ -75,6 +79,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const tally: Record<string, Record<string, number>> = Object.fromEntries(tallyFields.map((f) => [f, {}]));
   const headers: Record<string, number> = {};
   let running = true;
+  let slow = 0;
 
   const fail = (what: string) => {
     failed++;
@@ -84,6 +89,7 @@ export function startLoad(options: LoadOptions): LoadRun {
   const loop = async () => {
     while (running) {
       sent++;
+      const t0 = performance.now();
       try {
         const res = await request(options.url, {
           method,
@@ -92,6 +98,7 @@ export function startLoad(options: LoadOptions): LoadRun {
           headers: body === undefined ? {} : { 'content-type': 'application/json' },
         });
         const text = await res.body.text();
+        if (options.slowMs !== undefined && performance.now() - t0 > options.slowMs) slow++;
         statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         if (res.statusCode !== expectStatus) fail(`status ${res.statusCode}: ${text.slice(0, 200)}`);
         else ok++;
@@ -126,6 +133,7 @@ export function startLoad(options: LoadOptions): LoadRun {
     tally: Object.fromEntries(Object.entries(tally).map(([f, counts]) => [f, { ...counts }])),
     headers: { ...headers },
     durationMs: Date.now() - started,
+    slow,
   });
   const loops = Array.from({ length: options.concurrency ?? 4 }, () => loop());
   return {
