@@ -2,7 +2,7 @@
 import { common, json } from './common.js';
 import { driftUp } from './drift.js';
 import { gateway } from './gateway.js';
-import { int, optStr, str } from './kinds.js';
+import { duration, int, optStr, str } from './kinds.js';
 
 export const up = {
   ...common,
@@ -36,6 +36,25 @@ export const up = {
   ),
   adminToken: gateway.adminToken,
   ...driftUp,
+  livenessInterval: duration(
+    '--liveness-interval <duration>',
+    'FLYWHEEL_LIVENESS_INTERVAL',
+    'how often each running child is asked GET /v2/health/live',
+    1000,
+  ),
+  livenessTimeout: duration(
+    '--liveness-timeout <duration>',
+    'FLYWHEEL_LIVENESS_TIMEOUT',
+    'how long one liveness check may take',
+    1000,
+  ),
+  livenessFailures: int(
+    '--liveness-failures <n>',
+    'FLYWHEEL_LIVENESS_FAILURES',
+    'failed liveness checks in a row after which a child is killed (SIGKILL) and restarted',
+    3,
+    { min: 1 },
+  ),
 };
 
 export const models = { ...common, ...json };

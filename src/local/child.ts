@@ -1,10 +1,12 @@
 // One long-running child of the local stack (the gateway or one backend process): spawns it, follows
 // its readiness, forwards its logs, restarts it with backoff when it dies unasked (as a Deployment
-// replaces a lost pod), and stops it gracefully when asked (SIGTERM, then SIGKILL after a grace time).
+// replaces a lost pod) or hangs (its liveness check fails: SIGKILL, then the same restart), and stops
+// it gracefully when asked (SIGTERM, then SIGKILL after a grace time).
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
 import { backoffDelay, nextConsecutive, type BackoffPolicy } from './backoff.js';
 import { isReady } from './http.js';
+import { LivenessCheck, type LivenessPolicy } from './liveness.js';
 import { forEachLine, type LogSink } from './logs.js';
 import type { ComponentRole, ComponentState, ComponentStatus } from './state.js';
 
@@ -31,6 +33,9 @@ export interface ManagedChildOptions {
   readonly onChange: () => void;
   /** Pause between readiness probes. */
   readonly probeIntervalMs?: number;
+  /** Checked while running; a hung child is killed and restarted. Null: no liveness check. */
+  readonly livenessPath?: string | null;
+  readonly liveness?: LivenessPolicy;
 }
 
 export interface ExitInfo {
@@ -70,6 +75,11 @@ export class ManagedChild {
   #consecutive = 0;
   #startedAtMs = 0;
   #lastExit: ExitInfo | null = null;
+  /** Why the child was last restarted (`flywheel status` shows it). */
+  #restartReason: string | null = null;
+  /** Set when the liveness check killed the process: its exit is then reported with this reason. */
+  #hungReason: string | null = null;
+  #liveness: LivenessCheck | null = null;
   #restartTimer: NodeJS.Timeout | null = null;
   #stopping = false;
   #waiters: ReadyWaiter[] = [];
@@ -108,6 +118,7 @@ export class ManagedChild {
       restarts: this.#restarts,
       started_at: this.#proc !== null ? new Date(this.#startedAtMs).toISOString() : null,
       last_exit: this.#lastExit,
+      restart_reason: this.#restartReason,
     };
   }
 
@@ -235,14 +246,31 @@ export class ManagedChild {
   #becomeReady(proc: ChildProcess): void {
     this.#opts.log.info({ component: this.name, childPid: proc.pid, port: this.port }, 'child ready');
     this.#setState('running');
+    this.#watchLiveness(proc);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve();
   }
 
+  #watchLiveness(proc: ChildProcess): void {
+    const { livenessPath, liveness } = this.#opts;
+    if (livenessPath === undefined || livenessPath === null || liveness === undefined) return;
+    this.#liveness?.stop();
+    this.#liveness = new LivenessCheck(`${this.url}${livenessPath}`, liveness, (reason) => {
+      if (this.#proc !== proc || this.#stopping) return;
+      this.#opts.log.warn({ component: this.name, childPid: proc.pid, reason }, 'child hung; killing it');
+      this.#hungReason = reason;
+      // SIGKILL is delivered to a stopped (SIGSTOP) process too; its exit restarts it as a crash would.
+      proc.kill('SIGKILL');
+    });
+    this.#liveness.start();
+  }
+
   #onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#proc !== proc) return;
     this.#proc = null;
+    this.#liveness?.stop();
+    this.#liveness = null;
     const info: ExitInfo = { code, signal, at: new Date().toISOString() };
     this.#lastExit = info;
     const waiters = this.#exitWaiters;
@@ -254,6 +282,10 @@ export class ManagedChild {
       return;
     }
     this.#rejectWaiters(new ChildExitedError(this.name, info), true);
+    this.#restartReason =
+      this.#hungReason ??
+      (signal !== null ? `exited on signal ${signal}` : `exited with code ${code ?? 'unknown'}`);
+    this.#hungReason = null;
     const uptime = Date.now() - this.#startedAtMs;
     this.#consecutive = nextConsecutive(this.#opts.backoff, this.#consecutive, uptime);
     const delay = backoffDelay(this.#opts.backoff, this.#consecutive);
@@ -267,6 +299,7 @@ export class ManagedChild {
         uptimeMs: uptime,
         restartInMs: delay,
         restarts: this.#restarts,
+        reason: this.#restartReason,
       },
       'child exited unexpectedly; restarting after backoff',
     );

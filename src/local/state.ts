@@ -29,6 +29,8 @@ export interface ComponentStatus {
     readonly signal: string | null;
     readonly at: string;
   } | null;
+  /** Why it was last restarted, e.g. `liveness check failed 3 times (...)`; null: never restarted. */
+  readonly restart_reason?: string | null;
 }
 
 export type RunOutcome = 'succeeded' | 'failed' | 'skipped' | 'cancelled';

@@ -185,6 +185,13 @@ export function formatStatus(report: StatusReport, now = Date.now()): string {
       ]);
     }
     out.push(table(rows));
+    // Why a child was restarted: a crash (exit code or signal) or a failed liveness check.
+    const restarted = report.components.filter((c) => c.restarts > 0 && c.restart_reason);
+    if (restarted.length > 0) out.push('');
+    for (const c of restarted) {
+      const at = c.last_exit !== null ? ` (${c.last_exit.at})` : '';
+      out.push(`${c.name}: restarted: ${c.restart_reason}${at}`);
+    }
     if (report.running) out.push('', `Entry point: ${sup.url}  (POST /predict, GET /model-info)`);
     else if (report.components.some((c) => c.alive)) {
       out.push('', 'The supervisor is gone but some children still run (see Orphaned): stop them by pid.');

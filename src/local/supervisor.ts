@@ -17,6 +17,7 @@ import type { UpLock } from './lock.js';
 import { createLogSink, type LogSink } from './logs.js';
 import { replicasPath, statePath, urlOf } from './paths.js';
 import { preflight } from './preflight.js';
+import { livenessPolicy } from './liveness.js';
 import { LIVE_PATH, READY_PATH, ReplicaSet, Rollout } from './rollout.js';
 import { TrainingSchedule } from './schedule.js';
 import { StateWriter, type ComponentStatus, type StackState, type SupervisorState } from './state.js';
@@ -367,6 +368,8 @@ export class Supervisor {
       ...spec,
       url: urlOf(this.config.host, spec.port),
       readyPath: this.#readyPath,
+      livenessPath: LIVE_PATH,
+      liveness: livenessPolicy(this.config),
       backoff: this.#backoff,
       logs: this.#logs,
       log: this.#log,
