@@ -15,7 +15,6 @@ class AttemptTimeoutError extends Error {
 }
 export const ATTEMPT_TIMEOUT = new AttemptTimeoutError('attempt timed out');
 export const DEADLINE_PASSED = new AttemptTimeoutError('request deadline passed');
-export const HEDGE_LOST = new AttemptTimeoutError('another replica answered first');
 export const CLIENT_GONE = new Error('client closed the connection');
 
 function failureKind(err: Error): FailureKind {
@@ -42,6 +41,12 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
   resumeFn: (() => void) | null = null;
   /** False once the exchange stopped listening (timed out, retried elsewhere, client gone). */
   live = true;
+  /**
+   * Lost a hedge race: nobody listens, but it runs on until it answers (a success of its replica, and
+   * its connection stays reusable) or its attempt timeout (a failure: that is how a hung replica that
+   * only ever loses races still gets ejected).
+   */
+  detached = false;
   /** undici is done with it (complete or error): the in-flight count has been released. */
   settled = false;
   /** The first body chunk is held until the next one or the end, so small answers go out in one end(). */
@@ -68,14 +73,16 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
     // Abandoned while still queued in the pool: cancel now that undici lets us.
-    if (!this.live) abort(ATTEMPT_TIMEOUT);
+    if (!this.live && !this.detached) abort(ATTEMPT_TIMEOUT);
   }
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (!this.live) return true;
-    const ex = this.ex;
     this.status = statusCode;
-    if (statusCode < 500) ex.fwd.learned.observe(performance.now() - this.sentAt);
+    const ex = this.ex;
+    // A detached loser's time counts too: leaving the slow answers out would shrink the estimate.
+    if (statusCode < 500 && (this.live || this.detached))
+      ex.fwd.learned.observe(performance.now() - this.sentAt);
+    if (!this.live) return true;
     if (statusCode === 503) {
       this.ex.fwd.options.onFailure(this.replica, 'status_503');
       ex.plan.balancer.recordFailure(this.replica, 'status_503', 'answered 503');
@@ -139,7 +146,10 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
 
   onComplete(): void {
     this.release();
-    if (!this.live) return;
+    if (!this.live) {
+      if (this.detached && this.status !== 503) this.ex.plan.balancer.recordSuccess(this.replica);
+      return;
+    }
     this.live = false;
     const ex = this.ex;
     if (this.status !== 503) ex.plan.balancer.recordSuccess(this.replica);
@@ -170,13 +180,14 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
 
   onError(err: Error): void {
     this.release();
-    if (!this.live) return;
-    this.live = false;
+    if (!this.live && !this.detached) return;
     const ex = this.ex;
     const kind = failureKind(err);
     const message = describe(err);
     ex.fwd.options.onFailure(this.replica, kind);
     ex.plan.balancer.recordFailure(this.replica, kind, message);
+    if (!this.live) return; // detached: only its replica's record
+    this.live = false;
     if (ex.responded) {
       // Mid-body failure: nothing can be retried; a truncated response must look truncated.
       if (!ex.res.destroyed) ex.res.destroy();
@@ -190,13 +201,25 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
 
   /** Attempt timeout. */
   expire(): void {
-    if (!this.live) return;
+    if (!this.live && !this.detached) return;
     const message = `no answer within ${Math.round(this.expiresAt - this.sentAt)} ms`;
     this.ex.fwd.options.onFailure(this.replica, 'timeout');
     this.ex.plan.balancer.recordFailure(this.replica, 'timeout', message);
+    if (this.detached) {
+      this.detached = false;
+      if (!this.settled && this.abortUpstream !== null) this.abortUpstream(ATTEMPT_TIMEOUT);
+      return;
+    }
     const ex = this.ex;
     this.abandon(ATTEMPT_TIMEOUT);
     ex.attemptFailed(this, 'timeout', message);
+  }
+
+  /** Lost a hedge race (see `detached`); keeps its attempt timeout. */
+  detach(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.detached = true;
   }
 
   /** The exchange stops listening; the upstream request is cancelled (its connection closed). */

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ERRORS, FlywheelError, type ErrorCode } from '../errors.js';
-import { Attempt, CLIENT_GONE, DEADLINE_PASSED, HEDGE_LOST } from './attempt.js';
+import { Attempt, CLIENT_GONE, DEADLINE_PASSED } from './attempt.js';
 import { Timed } from './deadlines.js';
 import type { Forwarder } from './forward.js';
 import type { RequestHead } from './headers.js';
@@ -207,13 +207,13 @@ export class Exchange extends Timed implements RequestHead {
     return other !== null && other.live ? other : null;
   }
 
-  /** `attempt` answers the client: the hedge race (if any) is over and the slower one cancelled. */
+  /** `attempt` answers the client: the hedge race (if any) is over; the slower one runs on detached. */
   answeredBy(attempt: Attempt): void {
     if (this.hedgeTimer !== null) this.fwd.hedgeTimers.remove(this.hedgeTimer);
     const other = this.other(attempt);
     this.attempt = attempt;
     this.hedge = null;
-    other?.abandon(HEDGE_LOST);
+    other?.detach();
   }
 
   /** A failed attempt can be replaced: the other hedge is still running, or a retry is possible. */
