@@ -80,7 +80,7 @@ export const gateway = {
     '--attempt-timeout-floor <duration>',
     'FLYWHEEL_ATTEMPT_TIMEOUT_FLOOR',
     'shortest learned attempt timeout',
-    250,
+    1000,
   ),
   hedgeBudget: num(
     '--hedge-budget <percent>',

@@ -132,6 +132,10 @@ export abstract class Balancer {
     replica.failures++;
     replica.consecutiveFailures++;
     replica.lastError = message;
+    // Slowness is not proof of death: when the whole machine is overloaded every replica times out,
+    // and ejecting the last one in rotation would turn slow answers into 503s for everyone (the
+    // panic threshold of Envoy's outlier detection). Connection failures still eject it.
+    if (kind === 'timeout' && replica.state === 'healthy' && this.healthy.length <= 1) return;
     if (
       (replica.state === 'healthy' || replica.state === 'unknown') &&
       replica.consecutiveFailures >= this.#options.ejectAfter

@@ -162,6 +162,18 @@ describe('timeouts', () => {
   });
 });
 
+describe('timeouts and the last replica', () => {
+  it('timeouts never eject the last replica in rotation: slow answers stay answers, not 503s', async () => {
+    const [a] = await replicas('a');
+    a.mode = 'hang';
+    const gw = await gateway([a], { attemptTimeout: '200ms', ejectAfter: '2', deadline: '5s' });
+    for (let i = 0; i < 3; i++) expect((await call(`${gw.url}/predict`, { body: '{}' })).status).toBe(504);
+    expect(stateOf(gw, a)).toBe('healthy');
+    a.mode = 'ok';
+    expect((await call(`${gw.url}/predict`, { body: '{}' })).status).toBe(200);
+  });
+});
+
 describe('hedging', () => {
   it('a prediction with no answer after the hedge delay goes to another replica too; the loser times out on its own', async () => {
     const [a, b] = await replicas('a', 'b');

@@ -1,5 +1,6 @@
 // The gateway's pure parts: deadline lists, header scans, the balancing policies and the health state
 // rules, replica URLs and the replica file format. No sockets: the pools made here never connect.
+import { LearnedTimeouts } from '../../src/gateway/latency.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { loadConfig } from '../../src/config.js';
@@ -345,5 +346,33 @@ describe('replica URLs and the replica file', () => {
       /FLYWHEEL_BACKENDS: .*no path/,
     );
     expect(() => loadConfig('gateway', { backends: 'file:' }, {})).toThrow(/needs a path/);
+  });
+});
+
+describe('learned timeouts', () => {
+  it('start at the ceiling, then follow observed latency between the floor and the ceiling', () => {
+    const t = new LearnedTimeouts({ ceilingMs: 5000, floorMs: 1000, hedgeBudget: 10 });
+    expect(t.attemptTimeoutMs).toBe(5000);
+    for (let i = 0; i < 50; i++) t.observe(2 + (i % 3));
+    t.refresh();
+    expect(t.attemptTimeoutMs).toBe(1000); // 4 × (srtt + 4·rttvar) is far below the floor
+    expect(t.hedgeDelayMs).toBeGreaterThanOrEqual(20);
+    expect(t.hedgeDelayMs).toBeLessThan(100);
+    for (let i = 0; i < 200; i++) t.observe(i % 2 === 0 ? 100 : 3000);
+    t.refresh();
+    expect(t.attemptTimeoutMs).toBe(5000); // never above the configured ceiling
+    expect(t.hedgeDelayMs).toBeLessThanOrEqual(2500);
+  });
+
+  it('ration hedges to the budget: a burst of 10, then one per 100 requests at 1 %', () => {
+    const t = new LearnedTimeouts({ ceilingMs: 5000, floorMs: 1000, hedgeBudget: 1 });
+    let granted = 0;
+    for (let i = 0; i < 20; i++) if (t.takeHedge()) granted++;
+    expect(granted).toBe(10);
+    for (let i = 0; i < 100; i++) t.credit();
+    expect(t.takeHedge()).toBe(true);
+    expect(t.takeHedge()).toBe(false);
+    const off = new LearnedTimeouts({ ceilingMs: 5000, floorMs: 1000, hedgeBudget: 0 });
+    expect(off.hedgeDelayMs).toBe(Infinity);
   });
 });
