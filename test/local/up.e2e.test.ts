@@ -19,7 +19,9 @@ beforeAll(async () => {
     replicas: 2,
     schedule: '*/4 * * * * *',
     trainArgs: '--trees 10',
-    extraArgs: ['--admin-token', ADMIN_TOKEN],
+    // Liveness restarts are slowed down here: the all-replicas-down test SIGSTOPs the backends to watch
+    // the gateway's view; liveness.e2e.test.ts tests the restart of a hung child.
+    extraArgs: ['--admin-token', ADMIN_TOKEN, '--liveness-failures', '60'],
   });
 }, 90_000);
 
@@ -205,7 +207,8 @@ describe('flywheel up', () => {
 
   it('all replicas down: 503 with a JSON error, and recovery when one returns', async () => {
     const backends = await stack.backends();
-    // SIGSTOP: the processes hang without exiting, so the supervisor does not restart them.
+    // SIGSTOP: the processes hang without exiting; with --liveness-failures 60 the supervisor leaves
+    // them alone for the length of this test.
     for (const b of backends) process.kill(b.pid!, 'SIGSTOP');
     try {
       await waitFor(async () => (await fetch(`${stack.url}/v2/health/ready`)).status === 503, {
