@@ -15,6 +15,7 @@ class AttemptTimeoutError extends Error {
 }
 export const ATTEMPT_TIMEOUT = new AttemptTimeoutError('attempt timed out');
 export const DEADLINE_PASSED = new AttemptTimeoutError('request deadline passed');
+const GATEWAY_CLOSING = new AttemptTimeoutError('the gateway is closing');
 export const CLIENT_GONE = new Error('client closed the connection');
 
 function failureKind(err: Error): FailureKind {
@@ -213,6 +214,13 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     const ex = this.ex;
     this.abandon(ATTEMPT_TIMEOUT);
     ex.attemptFailed(this, 'timeout', message);
+  }
+
+  /** The gateway closes: nobody listens any more and the upstream request is cancelled. */
+  cancel(): void {
+    this.live = false;
+    this.detached = false;
+    if (!this.settled && this.abortUpstream !== null) this.abortUpstream(GATEWAY_CLOSING);
   }
 
   /** Lost a hedge race (see `detached`); keeps its attempt timeout. */

@@ -54,6 +54,17 @@ export class DeadlineList {
     this.#size--;
   }
 
+  /** Removes every entry and returns them (oldest first). */
+  removeAll(): Timed[] {
+    const out: Timed[] = [];
+    while (this.#head !== null) {
+      const entry = this.#head;
+      this.remove(entry);
+      out.push(entry);
+    }
+    return out;
+  }
+
   /** Expires every entry whose deadline is at or before `now`. */
   sweep(now: number): void {
     let head = this.#head;

@@ -15,6 +15,7 @@
 //
 // The files: plan.ts (the types of the seam), exchange.ts (one client request), attempt.ts (one try).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Attempt } from './attempt.js';
 import { DeadlineList, DeadlineSweeper } from './deadlines.js';
 import { Exchange } from './exchange.js';
 import { scanRequestHeaders } from './headers.js';
@@ -95,6 +96,9 @@ export class Forwarder {
 
   close(): void {
     this.#sweeper.stop();
+    // Attempts still waiting on a replica once the requests are done are losers of hedge races (or,
+    // after a cut-short drain, attempts of cut requests): cancel them so the pools can close.
+    for (const entry of this.attemptTimeouts.removeAll()) (entry as Attempt).cancel();
   }
 
   /** @internal called by Exchange when it ends */

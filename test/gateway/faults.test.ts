@@ -203,6 +203,29 @@ describe('hedging', () => {
   });
 });
 
+describe('hedging and shutdown', () => {
+  it('closing the gateway cancels a hedge loser still waiting on a hung replica', async () => {
+    const [a, b] = await replicas('a', 'b');
+    a.mode = 'hang';
+    // Learned nothing yet: the hedge goes out after half the 2 s attempt timeout, the loser would
+    // wait the whole 2 s; closing must not wait for it (undici's pool close waits for its requests).
+    const gw = await startTestGateway({
+      backends: [a, b].map((r) => r.url).join(','),
+      attemptTimeout: '2s',
+      balance: 'round-robin',
+      ejectAfter: '100',
+    });
+    const results = await Promise.all(
+      Array.from({ length: 2 }, () => call(`${gw.url}/predict`, { body: '{}' })),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(a.cancelled).toBe(0);
+    await gw.close();
+    expect(a.cancelled).toBe(1);
+    expect(gw.forwarder.attemptTimeouts.size).toBe(0);
+  });
+});
+
 describe('ejection and re-admission', () => {
   it('failed requests eject a replica; passing checks bring it back and it takes traffic again', async () => {
     const [a, b] = await replicas('a', 'b');
