@@ -1,8 +1,7 @@
 // The CPU cost of drift accounting per /predict, in isolation: DriftWindow.add (4 features and the
 // prediction, 10 bins, a 1,000-row window: a binary search and three typed-array writes per value) and
-// DriftMonitor.observe as the gateway calls it today (JSON.parse of the lab's request body, the feature
-// pick, then add). JSON.parse alone is timed too: it goes away when the backend's x-flywheel-features
-// header replaces the body (CONTRACTS.md). Prints figures; never fails on a time.
+// DriftMonitor.observe as the gateway calls it (the backend's x-flywheel-features header read into the
+// row, then add). Prints figures; never fails on a time.
 //
 //   npm run build && node bench/drift.mjs [--calls 2000000] [--rounds 5]
 import os from 'node:os';
@@ -29,9 +28,8 @@ const reference = buildReference(train.featureNames, train.columns, train.target
 const live = generateSynthetic(10_000, 7);
 const nf = live.featureNames.length;
 const rows = Array.from({ length: live.rows }, (_, i) => Float64Array.from(live.columns, (c) => c[i]));
-const bodies = rows.map(
-  (r) => `{${live.featureNames.map((n, j) => `"${n}":${r[j].toFixed(3)}`).join(',')},"user_id":34}`,
-);
+// What the backend sends: the row the model used, comma-separated in its feature order.
+const headers = rows.map((r) => Array.from(r, (v) => v.toFixed(3)).join(','));
 const predictions = Array.from(live.target);
 
 /** CPU nanoseconds (user + system) per call of `fn(i)` over `calls` calls. */
@@ -54,7 +52,7 @@ const monitor = new DriftMonitor({
   manifests: async () => ({ features: live.featureNames.map((name) => ({ name })), reference }),
   log: createLogger({ role: 'bench', level: 'silent', pretty: false }),
 });
-monitor.observe(version, bodies[0], predictions[0]);
+monitor.observe(version, headers[0], predictions[0]);
 await sleep(50); // the manifest "read" (from memory here) resolves
 if (!monitor.versions().includes(version)) throw new Error('the monitor did not take the version');
 
@@ -63,10 +61,9 @@ const cases = {
     const k = i % rows.length;
     window.add(rows[k], predictions[k]);
   },
-  'JSON.parse of the body alone': (i) => JSON.parse(bodies[i % bodies.length]),
-  'DriftMonitor.observe (body parse + accounting)': (i) => {
-    const k = i % bodies.length;
-    monitor.observe(version, bodies[k], predictions[k]);
+  'DriftMonitor.observe (header read + accounting)': (i) => {
+    const k = i % headers.length;
+    monitor.observe(version, headers[k], predictions[k]);
   },
 };
 const loadBefore = os.loadavg();

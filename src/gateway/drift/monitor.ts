@@ -19,25 +19,29 @@ export const MAX_VERSIONS = 16;
 
 /**
  * Reads one row's features into `out` (the version's feature order) from what the gateway has of a
- * /predict: today the request body; a value that is missing or not a number becomes NaN (counted
- * apart, never in a bin). Returns false when the text holds no row at all (a batch, not JSON).
+ * /predict answer: the backend's `x-flywheel-features` header, the validated values the model used,
+ * comma-separated in the model's feature order (the order of the manifest's reference). Returns false
+ * when the text holds no row of that length (no header, a batch, another version's row).
  */
 export type FeatureReader = (text: string, names: readonly string[], out: Float64Array) => boolean;
 
-export const featuresFromBody: FeatureReader = (text, names, out) => {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch {
-    return false;
+export const featuresFromHeader: FeatureReader = (text, names, out) => {
+  const n = names.length;
+  let start = 0;
+  for (let j = 0; j < n; j++) {
+    let end = text.indexOf(',', start);
+    if (end < 0) {
+      if (j !== n - 1) return false;
+      end = text.length;
+    } else if (j === n - 1) {
+      return false;
+    }
+    // The backend sends finite numbers only; anything else is counted apart as NaN, never in a bin.
+    const v = end > start ? Number(text.slice(start, end)) : NaN;
+    out[j] = v;
+    start = end + 1;
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return false;
-  const record = obj as Record<string, unknown>;
-  for (let j = 0; j < names.length; j++) {
-    const v = Object.hasOwn(record, names[j]) ? record[names[j]] : undefined;
-    out[j] = typeof v === 'number' ? v : NaN;
-  }
-  return true;
+  return n > 0;
 };
 
 /** How the monitor reads a version's manifest (the registry; a map in unit tests). */
@@ -89,7 +93,7 @@ export class DriftMonitor {
     this.thresholds = options.thresholds;
     this.#manifests = options.manifests;
     this.#log = options.log;
-    this.#read = options.read ?? featuresFromBody;
+    this.#read = options.read ?? featuresFromHeader;
   }
 
   /**

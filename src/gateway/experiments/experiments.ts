@@ -240,9 +240,9 @@ export class Experiments {
     // Plain object literals of one shape (no spreads): this runs once per /predict.
     const shadow = o.shadow === true;
     this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, shadow });
-    // Input: the request body until the backend's x-flywheel-features header is there (CONTRACTS.md).
-    if (this.drift !== null && Number.isFinite(prediction))
-      this.drift.observe(version, o.requestBody, prediction);
+    // Input: the backend's x-flywheel-features header (the row the model used, no body parse here).
+    if (this.drift !== null && Number.isFinite(prediction) && o.features !== undefined)
+      this.drift.observe(version, o.features, prediction);
     if (Number.isFinite(prediction) && o.requestBody !== '') {
       this.feedback.logPrediction({
         requestId: o.requestId,

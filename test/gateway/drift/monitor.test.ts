@@ -10,7 +10,7 @@ import { FlywheelError } from '../../../src/errors.js';
 import {
   DriftMonitor,
   driftThresholdsFromConfig,
-  featuresFromBody,
+  featuresFromHeader,
 } from '../../../src/gateway/drift/monitor.js';
 import { driftReport, mergeDriftCounts, type DriftThresholds } from '../../../src/gateway/drift/report.js';
 import { DriftWindow } from '../../../src/gateway/drift/window.js';
@@ -120,25 +120,29 @@ describe('DriftMonitor', () => {
     reference: reference(),
   } as unknown as Manifest;
 
-  it('reads features from /predict bodies by name and skips what holds no row', () => {
+  it("reads a row from the backend's x-flywheel-features header and skips what holds no row", () => {
     const out = new Float64Array(2);
-    expect(featuresFromBody('{"b": 3, "a": 1.5, "user_id": "u"}', ['a', 'b'], out)).toBe(true);
+    expect(featuresFromHeader('1.5,3', ['a', 'b'], out)).toBe(true);
     expect([...out]).toEqual([1.5, 3]);
-    expect(featuresFromBody('{"a": "1", "__proto__": 2}', ['a', '__proto__'], out)).toBe(true);
+    expect(featuresFromHeader('1e9,-2', ['a', 'b'], out)).toBe(true);
+    expect([...out]).toEqual([1e9, -2]);
+    expect(featuresFromHeader('x,', ['a', 'b'], out)).toBe(true);
     expect(out[0]).toBeNaN();
-    expect(out[1]).toBe(2);
-    expect(featuresFromBody('{"instances": [{"a": 1}]', ['a'], out)).toBe(false);
-    expect(featuresFromBody('[1, 2]', ['a'], out)).toBe(false);
+    expect(out[1]).toBeNaN();
+    expect(featuresFromHeader('1', ['a', 'b'], out)).toBe(false);
+    expect(featuresFromHeader('1,2,3', ['a', 'b'], out)).toBe(false);
+    expect(featuresFromHeader('', ['a'], out)).toBe(true); // one empty value: counted apart as NaN
+    expect(out[0]).toBeNaN();
   });
 
   it('measures a version once its manifest is read, and ignores ids that are not versions', async () => {
     const monitor = new DriftMonitor({ thresholds: T, manifests: async () => manifest, log });
-    monitor.observe('../../etc', '{"a": 1, "b": 1}', 1);
+    monitor.observe('../../etc', '1,1', 1);
     expect(monitor.skipped).toBe(1);
-    monitor.observe(version, '{"a": 1, "b": 1}', 1);
+    monitor.observe(version, '1,1', 1);
     await waitFor(() => monitor.versions().includes(version), { timeoutMs: 2000 });
-    for (let i = 0; i < 30; i++) monitor.observe(version, JSON.stringify({ a: (i * 37) % 100, b: 99 }), 50);
-    monitor.observe(version, 'not json', 50);
+    for (let i = 0; i < 30; i++) monitor.observe(version, `${(i * 37) % 100},99`, 50);
+    monitor.observe(version, '1,2,3', 50);
     const doc = monitor.document();
     expect(doc).toMatchObject({ gateways: 1, scope: 'this gateway' });
     expect(doc.versions[version]).toMatchObject({ requests: 30, window: 30, drifted: ['b'] });
