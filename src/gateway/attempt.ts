@@ -113,7 +113,7 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     this.resumeFn = resume;
     this.rawHeaders = raw;
     const rewrite = ex.plan.rewrite !== null;
-    const headers = responseHeaders(raw, ex.requestId, this, rewrite);
+    const headers = responseHeaders(raw, ex, this, rewrite);
     if (rewrite) {
       // A rewritten body changes the length: the head goes out with the body, in onComplete.
       this.headers = headers;

@@ -53,6 +53,7 @@ export class Exchange extends Timed implements RequestHead {
   readonly startedAt = performance.now();
   readonly headers: string[] = [];
   requestId = '';
+  correlationId = '';
   contentLength = -1;
   chunked = false;
   body: Buffer | null = null;
@@ -296,6 +297,7 @@ export class Exchange extends Timed implements RequestHead {
         'x-request-id',
         this.requestId,
       ];
+      if (this.correlationId !== '') headers.push('x-correlation-id', this.correlationId);
       // A body too large or stalled is left unread: close the connection rather than parse what follows.
       if (code === 'FLY_ERR_BODY_TOO_LARGE' || code === 'FLY_ERR_REQUEST_TIMEOUT')
         headers.push('connection', 'close');

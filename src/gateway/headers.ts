@@ -2,11 +2,14 @@
 // request's header list, one pass over the replica's raw headers builds the client response's. Flat
 // [name, value, ...] arrays throughout, as node:http and undici both take them, so no header object is
 // built and no name is lower-cased unless its length and first letter make it a candidate.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** What the request scan learns besides the forwarded headers. */
 export interface RequestHead {
+  /** Minted by the gateway for every request: the feedback join key, never the client's. */
   requestId: string;
+  /** The client's own usable `x-request-id`, forwarded and echoed as `x-correlation-id`; '' when none. */
+  correlationId: string;
   /** -1 when the client sent no Content-Length. */
   contentLength: number;
   chunked: boolean;
@@ -14,18 +17,41 @@ export interface RequestHead {
 
 const MAX_REQUEST_ID = 200;
 
-// 64 random bits per process, then a counter: unique across gateway replicas and restarts, and much
-// cheaper than a UUID per request.
-const ID_PREFIX = randomBytes(8).toString('hex');
-let idSequence = 0;
+/**
+ * Bytes of CSPRNG output per id: 144 bits (at least the 128 an unguessable id needs), a multiple of 3 so
+ * that each id is exactly 24 base64url characters and ids can be cut out of one encoded pool.
+ */
+const ID_BYTES = 18;
+const ID_CHARS = 24;
+const POOL_IDS = 256;
+const ID_POOL = Buffer.alloc(ID_BYTES * POOL_IDS);
+/**
+ * The pool, encoded once per 256 ids: one randomFillSync and one base64url pass per refill, so an id
+ * costs a string slice (the syscall and a per-id encoding cost more than the rest of the header scan;
+ * bench/request-id.mjs measures it).
+ */
+let idText = '';
+let idNext = POOL_IDS;
 
+/**
+ * A new request id: 144 bits from the CSPRNG as 24 base64url characters (no prefix, no counter, no
+ * JSON escaping needed). Each id uses bytes no other id used; nothing about the next id can be learnt
+ * from earlier ones.
+ */
 export function newRequestId(): string {
-  return `${ID_PREFIX}-${(++idSequence).toString(36)}`;
+  if (idNext === POOL_IDS) {
+    randomFillSync(ID_POOL);
+    idText = ID_POOL.toString('base64url');
+    idNext = 0;
+  }
+  const at = idNext * ID_CHARS;
+  idNext++;
+  return idText.slice(at, at + ID_CHARS);
 }
 
 /**
- * A client's id is kept when it is 1-200 characters of letters, digits and `-_.:` — safe in a header,
- * a log line and a JSON string without escaping. Anything else is replaced by a new id.
+ * A client's own id is kept (as its correlation id) when it is 1-200 characters of letters, digits and
+ * `-_.:` — safe in a header, a log line and a JSON string without escaping. Anything else is dropped.
  */
 export function isUsableRequestId(id: string): boolean {
   if (id.length === 0 || id.length > MAX_REQUEST_ID) return false;
@@ -44,8 +70,9 @@ export function isUsableRequestId(id: string): boolean {
 }
 
 /**
- * Fills `out` with the headers to send upstream: the client's end-to-end headers, an `x-request-id`
- * (the client's when it sent a usable one, else a new one) and `x-forwarded-for` with the client's
+ * Fills `out` with the headers to send upstream: the client's end-to-end headers, a newly minted
+ * `x-request-id` (the client's own, when usable, goes as `x-correlation-id`: a client never chooses the
+ * id its feedback joins on) and `x-forwarded-for` with the client's
  * address appended. Drops hop-by-hop headers, Host (undici sets the replica's), Content-Length (undici
  * sets it from the buffered body) and Expect (node:http already answered 100-continue).
  */
@@ -79,7 +106,7 @@ export function scanRequestHeaders(
   head: RequestHead,
   out: string[],
 ): void {
-  let requestId = '';
+  let correlationId = '';
   let forwardedFor = '';
   head.contentLength = -1;
   head.chunked = false;
@@ -97,7 +124,7 @@ export function scanRequestHeaders(
         break;
       case 12: // x-request-id
         if (c === 0x78 && name.toLowerCase() === 'x-request-id') {
-          if (requestId === '' && isUsableRequestId(value)) requestId = value;
+          if (correlationId === '' && isUsableRequestId(value)) correlationId = value;
           continue;
         }
         break;
@@ -122,8 +149,10 @@ export function scanRequestHeaders(
     }
     out.push(name, value);
   }
-  head.requestId = requestId === '' ? newRequestId() : requestId;
+  head.requestId = newRequestId();
+  head.correlationId = correlationId;
   out.push('x-request-id', head.requestId);
+  if (correlationId !== '') out.push('x-correlation-id', correlationId);
   if (remoteAddress !== undefined) {
     out.push('x-forwarded-for', forwardedFor === '' ? remoteAddress : `${forwardedFor}, ${remoteAddress}`);
   } else if (forwardedFor !== '') {
@@ -155,12 +184,13 @@ export interface AnswerHead {
 /**
  * The replica's response headers for the client, byte for byte (latin1 keeps every byte), without the
  * hop-by-hop ones node:http sets itself and without `x-flywheel-*` (meant for the gateway alone, kept
- * in `head`), plus `x-request-id` unless the replica already echoed it. `dropContentLength` when the
- * caller sends a body of another length.
+ * in `head`), plus the minted `x-request-id` unless the replica already echoed it and the client's
+ * `x-correlation-id` when it sent one. `dropContentLength` when the caller sends a body of another
+ * length.
  */
 export function responseHeaders(
   raw: readonly Buffer[],
-  requestId: string,
+  request: Readonly<RequestHead>,
   head: AnswerHead,
   dropContentLength = false,
 ): string[] {
@@ -196,6 +226,7 @@ export function responseHeaders(
     }
     out.push(name, raw[i + 1].toString('latin1'));
   }
-  if (!hasRequestId) out.push('x-request-id', requestId);
+  if (!hasRequestId) out.push('x-request-id', request.requestId);
+  if (request.correlationId !== '') out.push('x-correlation-id', request.correlationId);
   return out;
 }

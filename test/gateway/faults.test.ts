@@ -99,9 +99,10 @@ describe('retry on another replica', () => {
     }>();
     expect(body.code).toBe('FLY_ERR_UPSTREAM_FAILED');
     expect(body.error).toMatch(/backend replica failed to answer/);
-    expect(body.details.request_id).toBe('req-502');
+    expect(body.details.request_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(body.details.attempts).toHaveLength(2);
-    expect(r.headers['x-request-id']).toBe('req-502');
+    expect(r.headers['x-request-id']).toBe(body.details.request_id);
+    expect(r.headers['x-correlation-id']).toBe('req-502');
   });
 });
 
@@ -297,7 +298,7 @@ describe('ejection and re-admission', () => {
 });
 
 describe('what is forwarded', () => {
-  it('x-request-id is generated or propagated, x-forwarded-for appended, hop-by-hop headers dropped', async () => {
+  it('x-request-id is always minted, the client’s goes as x-correlation-id, x-forwarded-for appended, hop-by-hop headers dropped', async () => {
     const [a] = await replicas('a');
     const gw = await gateway([a]);
     const generated = await call(`${gw.url}/predict?x=1`, { body: '{"a":1}' });
@@ -313,8 +314,11 @@ describe('what is forwarded', () => {
       headers: { 'x-request-id': 'client-id-42', 'x-forwarded-for': '203.0.113.7', 'x-custom': 'kept' },
     });
     const up2 = a.traffic.at(-1)!;
-    expect(given.headers['x-request-id']).toBe('client-id-42');
-    expect(up2.headers['x-request-id']).toBe('client-id-42');
+    // The client's own id never becomes the feedback join key: it is a correlation id, echoed.
+    expect(given.headers['x-request-id']).not.toBe('client-id-42');
+    expect(up2.headers['x-request-id']).toBe(given.headers['x-request-id']);
+    expect(up2.headers['x-correlation-id']).toBe('client-id-42');
+    expect(given.headers['x-correlation-id']).toBe('client-id-42');
     expect(up2.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     expect(up2.headers['x-custom']).toBe('kept');
     expect(up2.rawHeaders.filter((h) => h.toLowerCase() === 'x-request-id')).toHaveLength(1);

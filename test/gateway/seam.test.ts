@@ -53,7 +53,7 @@ describe('the forwarding seam', () => {
     expect(records).toHaveLength(1);
     const [rec] = records;
     expect(rec).toMatchObject({
-      requestId: 'r-1',
+      requestId: canary.headers['x-request-id'],
       route: 'predict',
       status: 200,
       attempts: 1,
@@ -96,7 +96,7 @@ describe('the forwarding seam', () => {
     const rewritten = await call(`${gw.url}/predict`, { body: '{}', headers: { 'x-request-id': 'r-3' } });
     expect(rewritten.json()).toMatchObject({
       status: 200,
-      id: 'r-3',
+      id: rewritten.headers['x-request-id'],
       inner: { replica: 'a', version: 'v1' },
     });
     expect(rewritten.headers['content-length']).toBe(String(rewritten.body.length));

@@ -81,7 +81,7 @@ describe('DeadlineList', () => {
 });
 
 function head(): RequestHead {
-  return { requestId: '', contentLength: -1, chunked: false };
+  return { requestId: '', correlationId: '', contentLength: -1, chunked: false };
 }
 
 describe('request header scan', () => {
@@ -125,18 +125,27 @@ describe('request header scan', () => {
     expect(h.chunked).toBe(false);
   });
 
-  it('keeps a usable client x-request-id, replaces an unusable one, appends x-forwarded-for', () => {
+  it('mints every x-request-id; a usable client id goes upstream as x-correlation-id, an unusable one is dropped', () => {
     const h = head();
     const out: string[] = [];
     scanRequestHeaders(['X-Request-Id', 'abc-123', 'X-Forwarded-For', '1.2.3.4'], '127.0.0.1', h, out);
-    expect(h.requestId).toBe('abc-123');
-    expect(out).toEqual(['x-request-id', 'abc-123', 'x-forwarded-for', '1.2.3.4, 127.0.0.1']);
+    expect(h.requestId).not.toBe('abc-123');
+    expect(h.requestId).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(h.correlationId).toBe('abc-123');
+    expect(out).toEqual([
+      'x-request-id',
+      h.requestId,
+      'x-correlation-id',
+      'abc-123',
+      'x-forwarded-for',
+      '1.2.3.4, 127.0.0.1',
+    ]);
 
     const h2 = head();
     const out2: string[] = [];
     scanRequestHeaders(['x-request-id', 'has space', 'transfer-encoding', 'chunked'], '::1', h2, out2);
-    expect(h2.requestId).not.toBe('has space');
-    expect(isUsableRequestId(h2.requestId)).toBe(true);
+    expect(h2.requestId).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(h2.correlationId).toBe('');
     expect(h2.chunked).toBe(true);
     expect(out2).toEqual(['x-request-id', h2.requestId, 'x-forwarded-for', '::1']);
   });
@@ -148,9 +157,47 @@ describe('request header scan', () => {
     expect(isUsableRequestId('x'.repeat(201))).toBe(false);
     expect(isUsableRequestId('"quoted"')).toBe(false);
   });
+
+  // Regression: ids were 64 random bits per process plus a counter, so a client could predict the
+  // ids of other clients' requests and post feedback for them first.
+  it('200 consecutive ids share no prefix beyond chance and no counter', () => {
+    const ids = Array.from({ length: 200 }, () => newRequestId());
+    let longest = 0;
+    for (let i = 1; i < ids.length; i++) {
+      let n = 0;
+      while (n < ids[i].length && ids[i][n] === ids[i - 1][n]) n++;
+      longest = Math.max(longest, n);
+    }
+    // 6 bits per character: sharing 4 leading characters by chance is a 1 in 16 million event.
+    expect(longest).toBeLessThan(4);
+    for (const id of ids) expect(Buffer.from(id, 'base64url').length).toBe(18);
+    // No counter anywhere: the last 8 bytes of consecutive ids do not differ by a small step.
+    const tail = (id: string) => Buffer.from(id, 'base64url').readBigUInt64BE(10);
+    for (let i = 1; i < ids.length; i++) {
+      const d = tail(ids[i]) - tail(ids[i - 1]);
+      expect(d > 1_000_000n || d < -1_000_000n).toBe(true);
+    }
+    // About half of the 144 bits differ between neighbours, as between independent draws.
+    let differing = 0;
+    for (let i = 1; i < ids.length; i++) {
+      const a = Buffer.from(ids[i - 1], 'base64url');
+      const b = Buffer.from(ids[i], 'base64url');
+      for (let j = 0; j < 18; j++) {
+        let x = a[j] ^ b[j];
+        while (x) {
+          differing += x & 1;
+          x >>= 1;
+        }
+      }
+    }
+    const mean = differing / (ids.length - 1);
+    expect(mean).toBeGreaterThan(64);
+    expect(mean).toBeLessThan(80);
+  });
 });
 
 describe('response headers', () => {
+  const headOf = (requestId: string): RequestHead => ({ ...head(), requestId });
   const raw = (pairs: string[]) => pairs.map((s) => Buffer.from(s, 'latin1'));
 
   it('passes end-to-end headers byte for byte, drops hop-by-hop and x-flywheel-*, adds x-request-id', () => {
@@ -176,7 +223,7 @@ describe('response headers', () => {
         'x-flywheel-other',
         'x',
       ]),
-      'rid-1',
+      { ...headOf('rid-1'), correlationId: 'mine' },
       head,
     );
     expect(out).toEqual([
@@ -188,6 +235,8 @@ describe('response headers', () => {
       'caf\xe9',
       'x-request-id',
       'rid-1',
+      'x-correlation-id',
+      'mine',
     ]);
     // x-flywheel-* never reaches the client; the gateway keeps what it reads.
     expect(head).toEqual({ answeredBy: 'v1', prediction: '41.5', features: '1,2' });
@@ -196,7 +245,7 @@ describe('response headers', () => {
   it('keeps the replica’s own x-request-id and can drop Content-Length', () => {
     const out = responseHeaders(
       raw(['X-Request-Id', 'from-replica', 'Content-Length', '10']),
-      'rid-2',
+      headOf('rid-2'),
       { answeredBy: null, prediction: null, features: null },
       true,
     );
