@@ -55,6 +55,7 @@ export const ERRORS = {
   FLY_ERR_NO_MODEL: { status: 503, message: 'no model is loaded yet' },
   FLY_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   FLY_ERR_NOT_FOUND: { status: 404, message: 'route not found' },
+  FLY_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this path' },
   FLY_ERR_INTERNAL: { status: 500, message: 'internal error' },
 
   // gateway
@@ -67,6 +68,8 @@ export const ERRORS = {
   FLY_ERR_FEEDBACK: { status: 400, message: 'feedback refused' },
   FLY_ERR_FEEDBACK_UNKNOWN_REQUEST: { status: 404, message: 'no prediction with that request id' },
   FLY_ERR_FEEDBACK_DUPLICATE: { status: 409, message: 'feedback for that request id already recorded' },
+  FLY_ERR_FEEDBACK_EXPIRED: { status: 410, message: 'the prediction is older than --feedback-max-age' },
+  FLY_ERR_FEEDBACK_UNAVAILABLE: { status: 503, message: 'the feedback log cannot be written now' },
   FLY_ERR_ROUTING_CORRUPT: { status: 500, message: 'routing state file is malformed' },
   FLY_ERR_NO_CANDIDATE: { status: 409, message: 'there is no candidate version' },
 

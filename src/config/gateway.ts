@@ -210,17 +210,43 @@ export const gateway = {
     'how often the routing state and aliases are re-read from the registry',
     500,
   ),
+  feedbackMaxAge: duration(
+    '--feedback-max-age <duration>',
+    'FLYWHEEL_FEEDBACK_MAX_AGE',
+    'how long after a prediction its feedback is accepted (older: 410 FLY_ERR_FEEDBACK_EXPIRED)',
+    24 * 3_600_000,
+  ),
+  feedbackToken: {
+    ...optStr(
+      '--feedback-token <token>',
+      'FLYWHEEL_FEEDBACK_TOKEN',
+      'bearer token POST /feedback requires (unset: any client may send feedback)',
+    ),
+    secret: true,
+  },
   feedbackMaxBytes: bytes(
     '--feedback-max-bytes <size>',
     'FLYWHEEL_FEEDBACK_MAX_BYTES',
     'size at which the prediction/feedback log starts a new file',
     64 * 1024 * 1024,
   ),
-  feedbackMaxAge: duration(
-    '--feedback-max-age <duration>',
-    'FLYWHEEL_FEEDBACK_MAX_AGE',
+  feedbackRotateAge: duration(
+    '--feedback-rotate-age <duration>',
+    'FLYWHEEL_FEEDBACK_ROTATE_AGE',
     'age at which the prediction/feedback log starts a new file',
     3_600_000,
+  ),
+  feedbackRetention: duration(
+    '--feedback-retention <duration>',
+    'FLYWHEEL_FEEDBACK_RETENTION',
+    'feedback log files older than this are deleted (0: kept forever)',
+    30 * 24 * 3_600_000,
+  ),
+  feedbackRetentionBytes: bytes(
+    '--feedback-retention-bytes <size>',
+    'FLYWHEEL_FEEDBACK_RETENTION_BYTES',
+    'oldest feedback log files are deleted while all of them take more than this (0: no limit)',
+    1024 ** 3,
   ),
   feedbackIndexSize: int(
     '--feedback-index-size <n>',

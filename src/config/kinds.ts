@@ -131,12 +131,14 @@ export function duration(flag: string, env: string, description: string, defMs: 
   return {
     flag,
     env,
-    description: `${description}, e.g. 500ms, 2s, 1m`,
+    description: `${description}, e.g. 500ms, 2s, 1m, 7d`,
     default: defMs,
     parse: (raw) => {
-      const m = typeof raw === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(raw) : null;
+      const m = typeof raw === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(raw) : null;
       if (!m) throw new Error(`expects a duration such as 500ms or 2s, got ${JSON.stringify(raw)}`);
-      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+      const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+        (m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h' | 'd'
+      ];
       return Math.round(Number(m[1]) * unit);
     },
   };

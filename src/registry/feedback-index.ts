@@ -27,6 +27,8 @@ export class RecentPredictions {
   readonly #version: Int32Array;
   readonly #prediction: Float64Array;
   readonly #shadow: Uint8Array;
+  /** When the id's first prediction was made (ms since the epoch): feedback has a deadline. */
+  readonly #issuedAt: Float64Array;
   /** NaN: no feedback yet. */
   readonly #actual: Float64Array;
   readonly #extra = new Map<string, JoinedPrediction[]>();
@@ -39,6 +41,7 @@ export class RecentPredictions {
     this.#version = new Int32Array(size);
     this.#prediction = new Float64Array(size);
     this.#shadow = new Uint8Array(size);
+    this.#issuedAt = new Float64Array(size);
     this.#actual = new Float64Array(size);
   }
 
@@ -59,7 +62,7 @@ export class RecentPredictions {
     return slot;
   }
 
-  add(id: string, version: string, prediction: number, shadow: boolean): void {
+  add(id: string, version: string, prediction: number, shadow: boolean, issuedAt: number): void {
     const slot = this.#slot(id);
     if (this.#version[slot] !== -1) {
       const more = this.#extra.get(id);
@@ -76,6 +79,13 @@ export class RecentPredictions {
     this.#version[slot] = v;
     this.#prediction[slot] = prediction;
     this.#shadow[slot] = shadow ? 1 : 0;
+    this.#issuedAt[slot] = issuedAt;
+  }
+
+  /** When the id's prediction was made; NaN when no prediction with this id is known. */
+  issuedAt(id: string): number {
+    const slot = this.#slotOf.get(id);
+    return slot === undefined || this.#version[slot] === -1 ? NaN : this.#issuedAt[slot];
   }
 
   /** Records feedback seen for an id (kept even before its prediction is known, for de-duplication). */

@@ -11,7 +11,9 @@
 // logs them, and other replicas' records read incrementally from their files (each file is tailed from
 // the byte offset reached last time). Limits, by design:
 //   - feedback must arrive while its request id is among the last `indexSize` ids this replica has
-//     seen (own + tailed), and while the prediction's file was modified within `windowMs`;
+//     seen (own + tailed), and within `maxAgeMs` of the prediction (410 after that);
+//   - request ids are minted by the gateway (128 random bits, src/gateway/headers.ts), so a client can
+//     only send feedback for ids it was given: a guessed id is unknown (404);
 //   - a prediction made by another replica becomes visible once that replica's buffered write has
 //     reached the file (milliseconds); feedback posted sooner than that gets a 404 and may be retried;
 //   - two replicas given the same feedback at the same instant could both accept it; the training
@@ -21,7 +23,7 @@ import path from 'node:path';
 import { FlywheelError } from '../errors.js';
 import { isRecord, parseFeedbackBody } from './feedback-body.js';
 import { RecentPredictions, type JoinedPrediction } from './feedback-index.js';
-import { FEEDBACK_DIR, FeedbackLog } from './feedback-log.js';
+import { FEEDBACK_DIR, FeedbackLog, type FeedbackLogCounts } from './feedback-log.js';
 
 export { parseFeedbackBody, type FeedbackItem } from './feedback-body.js';
 export {
@@ -43,20 +45,20 @@ export interface FeedbackStoreOptions {
   readonly maxFileAgeMs?: number;
   /** Request ids kept in memory for joining and de-duplication. */
   readonly indexSize?: number;
-  /** Files not modified for this long are not read when looking for a prediction. */
-  readonly windowMs?: number;
+  /** Feedback is accepted this long after its prediction (files not modified since are not read). */
+  readonly maxAgeMs?: number;
+  /** A storage fault of the log (`first`: the first of its kind since writing last worked). */
+  readonly onFault?: (kind: string, err: Error, first: boolean) => void;
+  /** The log writes again after a fault. */
+  readonly onRecovered?: (file: string, failedMs: number) => void;
 }
 
 export interface LoggedPrediction {
   readonly requestId: string;
   readonly version: string;
   readonly prediction: number;
-  /**
-   * The /predict request body as JSON text: an object holding the features (extra fields such as
-   * user_id are kept and dropped when training). Spliced into the log line as is, so the hot path does
-   * not parse and re-serialise it: it must be JSON the backend accepted.
-   */
-  readonly featuresJson: string;
+  /** The feature values the prediction was made from, by name (only finite numbers are kept). */
+  readonly features: Readonly<Record<string, number>>;
   /** A mirrored request whose answer the client never saw. */
   readonly shadow?: boolean;
 }
@@ -78,7 +80,7 @@ export class FeedbackStore {
   readonly dir: string;
   readonly gatewayId: string;
   readonly #index: RecentPredictions;
-  readonly #windowMs: number;
+  readonly #maxAgeMs: number;
   #isoAt = 0;
   #iso = '';
   /** Files this store wrote: never tailed (their records are indexed as they are written). */
@@ -95,35 +97,38 @@ export class FeedbackStore {
     this.dir = path.join(options.registryDir, FEEDBACK_DIR);
     this.gatewayId = sanitiseId(options.gatewayId);
     this.#index = new RecentPredictions(options.indexSize ?? 100_000);
-    this.#windowMs = options.windowMs ?? 24 * 3_600_000;
+    this.#maxAgeMs = options.maxAgeMs ?? 24 * 3_600_000;
   }
 
-  /** Creates the feedback folder and this replica's first file. */
+  /**
+   * Opens this replica's log (the folder and its first file). Storage faults do not make this fail:
+   * the log then retries by itself and feedback is refused with 503 until it writes again.
+   */
   static async open(options: FeedbackStoreOptions): Promise<FeedbackStore> {
     const store = new FeedbackStore(options);
-    try {
-      store.#log = await FeedbackLog.open({
-        dir: store.dir,
-        prefix: store.gatewayId,
-        maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
-        maxFileAgeMs: options.maxFileAgeMs ?? 3_600_000,
-        onOpen: (file) => {
-          store.#ownFiles.add(file);
-          if (store.#log !== null) store.counts.rotations += 1;
-        },
-      });
-    } catch (err) {
-      if (err instanceof FlywheelError) throw err;
-      throw new FlywheelError(
-        'FLY_ERR_REGISTRY_UNWRITABLE',
-        `cannot write feedback in ${store.dir}`,
-        undefined,
-        {
-          cause: err,
-        },
-      );
-    }
+    store.#log = await FeedbackLog.open({
+      dir: store.dir,
+      prefix: store.gatewayId,
+      maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
+      maxFileAgeMs: options.maxFileAgeMs ?? 3_600_000,
+      onOpen: (file) => {
+        if (store.#ownFiles.size > 0) store.counts.rotations += 1;
+        store.#ownFiles.add(file);
+      },
+      onFault: options.onFault ?? (() => undefined),
+      onRecovered: options.onRecovered ?? (() => undefined),
+    });
     return store;
+  }
+
+  /** Storage faults and lost lines of this replica's log. */
+  get logCounts(): Readonly<FeedbackLogCounts> {
+    return this.#writer.counts;
+  }
+
+  /** The fault the log is stuck on, or null while it writes. */
+  get failing(): { readonly kind: string; readonly since: number } | null {
+    return this.#writer.failing;
   }
 
   get #writer(): FeedbackLog {
@@ -147,13 +152,19 @@ export class FeedbackStore {
 
   /** Logs one served prediction. Synchronous and buffered: it runs on the request path. */
   logPrediction(p: LoggedPrediction): void {
-    const features = p.featuresJson.includes('\n') ? p.featuresJson.replace(/[\r\n]/g, ' ') : p.featuresJson;
+    let features = '';
+    for (const name in p.features) {
+      const v = p.features[name];
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        features += `${features === '' ? '' : ','}${JSON.stringify(name)}:${v}`;
+      }
+    }
     const line =
       `{"type":"prediction","request_id":${JSON.stringify(p.requestId)},"time":"${this.#isoNow()}",` +
       `"version":${JSON.stringify(p.version)},"prediction":${Number.isFinite(p.prediction) ? p.prediction : null}` +
-      `${p.shadow ? ',"shadow":true' : ''},"features":${features}}\n`;
+      `${p.shadow ? ',"shadow":true' : ''},"features":{${features}}}\n`;
     this.#writer.write(line);
-    this.#index.add(p.requestId, p.version, p.prediction, p.shadow === true);
+    this.#index.add(p.requestId, p.version, p.prediction, p.shadow === true, this.#isoAt);
     this.counts.predictions += 1;
   }
 
@@ -176,7 +187,7 @@ export class FeedbackStore {
 
   async #scanOnce(): Promise<void> {
     const names = (await fsp.readdir(this.dir)).filter((n) => n.endsWith('.jsonl')).sort();
-    const oldest = Date.now() - this.#windowMs;
+    const oldest = Date.now() - this.#maxAgeMs;
     for (const name of names) {
       const file = path.join(this.dir, name);
       if (this.#ownFiles.has(file)) continue;
@@ -210,7 +221,8 @@ export class FeedbackStore {
     }
     if (!isRecord(rec) || typeof rec.request_id !== 'string') return;
     if (rec.type === 'prediction' && typeof rec.version === 'string' && typeof rec.prediction === 'number') {
-      this.#index.add(rec.request_id, rec.version, rec.prediction, rec.shadow === true);
+      const at = typeof rec.time === 'string' ? Date.parse(rec.time) : NaN;
+      this.#index.add(rec.request_id, rec.version, rec.prediction, rec.shadow === true, at);
     } else if (rec.type === 'feedback' && typeof rec.actual === 'number') {
       this.#index.setActual(rec.request_id, rec.actual);
     }
@@ -219,18 +231,25 @@ export class FeedbackStore {
   /**
    * Validates and records feedback (a single item or a batch, all or nothing). Throws FLY_ERR_FEEDBACK
    * (400) for a malformed item, FLY_ERR_FEEDBACK_UNKNOWN_REQUEST (404) when no prediction has the id,
-   * FLY_ERR_FEEDBACK_DUPLICATE (409) when the id already has feedback; nothing is stored then.
+   * FLY_ERR_FEEDBACK_EXPIRED (410) when the prediction is older than `maxAgeMs`,
+   * FLY_ERR_FEEDBACK_DUPLICATE (409) when the id already has feedback, FLY_ERR_FEEDBACK_UNAVAILABLE
+   * (503) while the log cannot be written; nothing is stored then.
    */
   async recordFeedback(body: unknown): Promise<AcceptedFeedback[]> {
     const items = parseFeedbackBody(body);
+    this.#assertWritable();
     // Another replica may hold the prediction or have recorded feedback for it already.
     await this.refresh();
     const unknown: string[] = [];
+    const expired: string[] = [];
     const duplicate: string[] = [];
     const seen = new Set<string>();
+    const oldest = Date.now() - this.#maxAgeMs;
     for (const { request_id } of items) {
+      const issuedAt = this.#index.issuedAt(request_id);
       if (seen.has(request_id) || this.#index.hasActual(request_id)) duplicate.push(request_id);
-      else if (this.#index.predictions(request_id).length === 0) unknown.push(request_id);
+      else if (Number.isNaN(issuedAt)) unknown.push(request_id);
+      else if (issuedAt < oldest) expired.push(request_id);
       seen.add(request_id);
     }
     if (unknown.length > 0) {
@@ -238,6 +257,13 @@ export class FeedbackStore {
         'FLY_ERR_FEEDBACK_UNKNOWN_REQUEST',
         `no recent prediction with request id ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', ...' : ''}; nothing was recorded`,
         { unknown },
+      );
+    }
+    if (expired.length > 0) {
+      throw new FlywheelError(
+        'FLY_ERR_FEEDBACK_EXPIRED',
+        `the prediction of request id ${expired.slice(0, 5).join(', ')}${expired.length > 5 ? ', ...' : ''} is older than ${this.#maxAgeMs} ms (--feedback-max-age); nothing was recorded`,
+        { expired, max_age_ms: this.#maxAgeMs },
       );
     }
     if (duplicate.length > 0) {
@@ -259,23 +285,30 @@ export class FeedbackStore {
     try {
       // One write for the batch: it reaches the file whole or (on an I/O error) not at all.
       await new Promise<void>((resolve, reject) =>
-        this.#writer.write(lines, (err) => (err ? reject(err) : resolve())),
+        this.#writer.writeFeedback(lines, (err) => (err ? reject(err) : resolve())),
       );
     } catch (err) {
       for (const { request_id } of items) {
         this.#index.clearActual(request_id);
       }
-      throw new FlywheelError(
-        'FLY_ERR_REGISTRY_UNWRITABLE',
-        `cannot write feedback to ${this.#writer.currentFile}`,
-        undefined,
-        {
-          cause: err,
-        },
-      );
+      throw this.#unavailable(err);
     }
     this.counts.feedback += items.length;
     return accepted;
+  }
+
+  #unavailable(err: unknown): FlywheelError {
+    const kind = this.#writer.failing?.kind ?? (err as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
+    return new FlywheelError(
+      'FLY_ERR_FEEDBACK_UNAVAILABLE',
+      `the feedback log in ${this.dir} cannot be written now (${kind}); nothing was recorded, send it again later`,
+      { kind, retry_after_s: 5 },
+      { cause: err },
+    );
+  }
+
+  #assertWritable(): void {
+    if (this.#writer.failing !== null) throw this.#unavailable(undefined);
   }
 
   /** Waits until everything logged so far is handed to the OS. */

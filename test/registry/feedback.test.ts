@@ -36,7 +36,7 @@ async function allLines(): Promise<Record<string, unknown>[]> {
   return out;
 }
 
-const features = (x: number) => `{"a":${x},"b":${2 * x},"user_id":"u${x}"}`;
+const features = (x: number) => ({ a: x, b: 2 * x });
 
 async function code(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
@@ -50,13 +50,13 @@ async function code(p: Promise<unknown>): Promise<string> {
 describe('FeedbackStore', () => {
   it('logs predictions, joins feedback to them and refuses duplicates', async () => {
     const s = await open('gw-a');
-    s.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, featuresJson: features(1) });
-    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 20, featuresJson: features(2) });
+    s.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, features: features(1) });
+    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 20, features: features(2) });
     s.logPrediction({
       requestId: 'r2',
       version: 'v2',
       prediction: 22,
-      featuresJson: features(2),
+      features: features(2),
       shadow: true,
     });
     const accepted = await s.recordFeedback({ request_id: 'r2', actual: 21 });
@@ -77,13 +77,13 @@ describe('FeedbackStore', () => {
       { type: 'feedback', request_id: 'r2', time: expect.any(String), actual: 21 },
     ]);
     expect(lines.filter((l) => l.type === 'prediction')).toHaveLength(3);
-    expect(lines[2]).toMatchObject({ shadow: true, version: 'v2', features: { a: 2, b: 4, user_id: 'u2' } });
+    expect(lines[2]).toMatchObject({ shadow: true, version: 'v2', features: { a: 2, b: 4 } });
   });
 
   it('refuses bad feedback with a clear code and stores nothing, even in a batch', async () => {
     const s = await open('gw-a');
-    s.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, featuresJson: features(1) });
-    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 10, featuresJson: features(1) });
+    s.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, features: features(1) });
+    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 10, features: features(1) });
     expect(await code(s.recordFeedback({ request_id: 'r1', actual: 'ten' }))).toBe('FLY_ERR_FEEDBACK');
     expect(await code(s.recordFeedback({ request_id: 'r1' }))).toBe('FLY_ERR_FEEDBACK');
     expect(await code(s.recordFeedback({ request_id: '', actual: 1 }))).toBe('FLY_ERR_FEEDBACK');
@@ -143,7 +143,7 @@ describe('FeedbackStore', () => {
   it('finds a prediction logged by another replica and refuses feedback it already has', async () => {
     const a = await open('gw-a');
     const b = await open('gw-b');
-    a.logPrediction({ requestId: 'ra', version: 'v1', prediction: 5, featuresJson: features(5) });
+    a.logPrediction({ requestId: 'ra', version: 'v1', prediction: 5, features: features(5) });
     // No flush: the batched log line reaches a's file within milliseconds, and b finds it there.
     const deadline = Date.now() + 2000;
     while ((await readFile(a.currentFile, 'utf8')) === '' && Date.now() < deadline) {
@@ -161,7 +161,7 @@ describe('FeedbackStore', () => {
     const s = await open('gw-a', { maxFileBytes: 300 });
     // Lines are written in batches; rotation is checked before each batch.
     for (let i = 0; i < 10; i++) {
-      s.logPrediction({ requestId: `r${i}`, version: 'v1', prediction: i, featuresJson: features(i) });
+      s.logPrediction({ requestId: `r${i}`, version: 'v1', prediction: i, features: features(i) });
       await s.flush();
     }
     const names = (await readdir(path.join(dir, 'feedback'))).sort();
@@ -176,10 +176,10 @@ describe('FeedbackStore', () => {
     expect(path.basename(again.currentFile)).toBe(`gw-a-${names.length + 1}.jsonl`);
 
     const aged = await open('gw-c', { maxFileAgeMs: 1 });
-    aged.logPrediction({ requestId: 'x1', version: 'v1', prediction: 1, featuresJson: features(1) });
+    aged.logPrediction({ requestId: 'x1', version: 'v1', prediction: 1, features: features(1) });
     await aged.flush();
     await new Promise((r) => setTimeout(r, 5));
-    aged.logPrediction({ requestId: 'x2', version: 'v1', prediction: 1, featuresJson: features(1) });
+    aged.logPrediction({ requestId: 'x2', version: 'v1', prediction: 1, features: features(1) });
     await aged.flush();
     expect(aged.counts.rotations).toBeGreaterThanOrEqual(1);
   });
@@ -187,7 +187,7 @@ describe('FeedbackStore', () => {
   it('forgets the oldest request ids beyond the index size', async () => {
     const s = await open('gw-a', { indexSize: 100 });
     for (let i = 0; i < 150; i++) {
-      s.logPrediction({ requestId: `r${i}`, version: 'v1', prediction: i, featuresJson: features(i) });
+      s.logPrediction({ requestId: `r${i}`, version: 'v1', prediction: i, features: features(i) });
     }
     expect(await code(s.recordFeedback({ request_id: 'r10', actual: 1 }))).toBe(
       'FLY_ERR_FEEDBACK_UNKNOWN_REQUEST',
@@ -195,16 +195,18 @@ describe('FeedbackStore', () => {
     expect(await s.recordFeedback({ request_id: 'r149', actual: 1 })).toHaveLength(1);
   });
 
-  it('keeps newlines in a request body from breaking the log', async () => {
+  it('logs only finite numeric features, never other text', async () => {
     const s = await open('gw-a');
     s.logPrediction({
       requestId: 'r1',
       version: 'v1',
       prediction: 1,
-      featuresJson: '{\n  "a": 1,\r\n  "b": 2\n}',
+      features: { a: 1, b: 2, c: NaN, 'd"\n': 3 } as Record<string, number>,
     });
     await s.flush();
-    expect((await allLines())[0].features).toEqual({ a: 1, b: 2 });
+    const text = await readFile(s.currentFile, 'utf8');
+    expect(text.split('\n')).toHaveLength(2);
+    expect((await allLines())[0].features).toEqual({ a: 1, b: 2, 'd"\n': 3 });
   });
 });
 
@@ -212,16 +214,16 @@ describe('readFeedbackDataset', () => {
   it('joins feedback with logged features across replicas, once per request', async () => {
     const a = await open('gw-a');
     const b = await open('gw-b');
-    a.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, featuresJson: features(1) });
+    a.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, features: features(1) });
     a.logPrediction({
       requestId: 'r1',
       version: 'v2',
       prediction: 11,
-      featuresJson: features(1),
+      features: features(1),
       shadow: true,
     });
-    b.logPrediction({ requestId: 'r2', version: 'v1', prediction: 20, featuresJson: features(2) });
-    b.logPrediction({ requestId: 'r3', version: 'v1', prediction: 30, featuresJson: features(3) });
+    b.logPrediction({ requestId: 'r2', version: 'v1', prediction: 20, features: features(2) });
+    b.logPrediction({ requestId: 'r3', version: 'v1', prediction: 30, features: features(3) });
     await a.flush();
     await b.flush();
     await a.recordFeedback({ request_id: 'r1', actual: 100 });
@@ -270,9 +272,9 @@ describe('readFeedbackDataset', () => {
       requestId: 'r1',
       version: 'v1',
       prediction: 1,
-      featuresJson: '{"b":7,"a":5,"user_id":"u"}',
+      features: { b: 7, a: 5 },
     });
-    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 1, featuresJson: '{"a":6}' });
+    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 1, features: { a: 6 } });
     await s.recordFeedback([
       { request_id: 'r1', actual: 9 },
       { request_id: 'r2', actual: 8 },

@@ -21,13 +21,12 @@ async function collect(n: number): Promise<void> {
       visits_per_week: i % 7,
       response_rate: (i % 10) / 10,
       feature_usage_depth: i % 5,
-      user_id: `u${i}`,
     };
     store.logPrediction({
       requestId: `r${i}`,
       version: 'v1',
       prediction: 50,
-      featuresJson: JSON.stringify(features),
+      features,
     });
   }
   await store.recordFeedback(Array.from({ length: n }, (_, i) => ({ request_id: `r${i}`, actual: 20 + i })));

@@ -7,6 +7,7 @@ import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
 import type { DriftMonitor } from '../drift/monitor.js';
+import { registerFeedbackMetrics } from './feedback-metrics.js';
 import { Registry } from '../../registry/registry.js';
 import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
@@ -14,6 +15,7 @@ import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
 import { AnalysisLoop, analyse, thresholdsFromConfig, type Thresholds } from './analysis.js';
+import { featuresFromBody } from './body.js';
 import { pickVersion } from './router.js';
 import { compareVersions, ExperimentStats } from './stats.js';
 
@@ -128,9 +130,16 @@ export class Experiments {
       registryDir: config.registry,
       gatewayId: config.gatewayId,
       maxFileBytes: config.feedbackMaxBytes,
-      maxFileAgeMs: config.feedbackMaxAge,
+      maxFileAgeMs: config.feedbackRotateAge,
+      maxAgeMs: config.feedbackMaxAge,
       indexSize: config.feedbackIndexSize,
+      onFault: (kind, err, first) => {
+        // Once per kind until writing works again: a full disk must not flood the log.
+        if (first) options.log.error({ kind, err: err.message }, 'feedback log cannot be written; retrying');
+      },
+      onRecovered: (file, failedMs) => options.log.info({ file, failedMs }, 'feedback log writes again'),
     });
+    registerFeedbackMetrics(options.metrics, feedback);
     const ex = new Experiments(options, feedback);
     await ex.#pollRouting();
     await ex.#registry
@@ -244,13 +253,12 @@ export class Experiments {
     if (this.drift !== null && Number.isFinite(prediction) && o.features !== undefined)
       this.drift.observe(version, o.features, prediction);
     if (Number.isFinite(prediction) && o.requestBody !== '') {
-      this.feedback.logPrediction({
-        requestId: o.requestId,
-        version,
-        prediction,
-        featuresJson: o.requestBody,
-        shadow,
-      });
+      // The body, not x-flywheel-features: the log keeps features by name, and the header has values only
+      // (the names are the answering version's schema, which drift already loads: reuse it to switch).
+      const features = featuresFromBody(o.requestBody);
+      if (features !== null) {
+        this.feedback.logPrediction({ requestId: o.requestId, version, prediction, features, shadow });
+      }
     }
   }
 

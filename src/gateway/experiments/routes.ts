@@ -1,13 +1,14 @@
 // The experiment layer's own HTTP routes, answered by the gateway itself: `GET /experiments`,
-// `POST /feedback` and the admin API (`GET|PUT /admin/traffic`, `POST /admin/promote|rollback`, behind
-// a bearer token compared in constant time).
-import { createHash, timingSafeEqual } from 'node:crypto';
+// `POST /feedback` (behind the feedback token when one is set) and the admin API (`GET|PUT
+// /admin/traffic`, `POST /admin/promote|rollback`, behind the admin token).
 import type { GatewayConfig } from '../../config.js';
 import { FlywheelError, isFlywheelError } from '../../errors.js';
+import { parseJsonBody } from '../../json-body.js';
 import type { Logger } from '../../log.js';
 import type { Registry } from '../../registry/registry.js';
 import { routingChangeProblems, updateRouting, type RoutingChange } from '../../registry/routing.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
+import { BearerToken } from './bearer.js';
 import type { Experiments } from './experiments.js';
 import { compareVersions } from './stats.js';
 
@@ -17,8 +18,28 @@ export interface AdminResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+/** The methods of each path these routes answer: another method gets 405 with `Allow`. */
+const METHODS: Readonly<Record<string, readonly string[]>> = {
+  '/experiments': ['GET', 'HEAD'],
+  '/feedback': ['POST'],
+  '/admin/traffic': ['GET', 'HEAD', 'PUT'],
+  '/admin/promote': ['POST'],
+  '/admin/rollback': ['POST'],
+};
+
+/** 405 for a known path asked with another method; null when the method is allowed or the path unknown. */
+export function methodNotAllowed(method: string, pathname: string): AdminResponse | null {
+  const allowed = Object.hasOwn(METHODS, pathname) ? METHODS[pathname] : undefined;
+  if (allowed === undefined || allowed.includes(method)) return null;
+  const allow = allowed.join(', ');
+  return errorResponse(
+    new FlywheelError('FLY_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}; use ${allow}`, {
+      method,
+      path: pathname,
+      allow: allowed,
+    }),
+    { allow },
+  );
 }
 
 function errorResponse(err: FlywheelError, headers?: Record<string, string>): AdminResponse {
@@ -30,15 +51,21 @@ export class ExperimentRoutes {
   readonly #config: GatewayConfig;
   readonly #log: Logger;
   readonly #registry: Registry;
-  /** sha256 of the admin token: compared in constant time with the presented token's digest. */
-  readonly #tokenDigest: Buffer | null;
+  readonly #adminToken: BearerToken | null;
+  /** When set, POST /feedback needs it: ground truth then comes from a back office, not from clients. */
+  readonly #feedbackToken: BearerToken | null;
 
   constructor(ex: Experiments, options: { config: GatewayConfig; log: Logger; registry: Registry }) {
     this.#ex = ex;
     this.#config = options.config;
     this.#log = options.log;
     this.#registry = options.registry;
-    this.#tokenDigest = options.config.adminToken ? digest(options.config.adminToken) : null;
+    this.#adminToken = options.config.adminToken
+      ? new BearerToken(options.config.adminToken, 'flywheel-admin', 'admin token')
+      : null;
+    this.#feedbackToken = options.config.feedbackToken
+      ? new BearerToken(options.config.feedbackToken, 'flywheel-feedback', 'feedback token')
+      : null;
   }
 
   /**
@@ -55,20 +82,18 @@ export class ExperimentRoutes {
     const q = url.indexOf('?');
     const pathname = q < 0 ? url : url.slice(0, q);
     try {
-      if (pathname === '/experiments') {
-        if (method !== 'GET')
-          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${method} /experiments is not a route`);
-        return { status: 200, body: this.#ex.report() };
-      }
+      const wrongMethod = methodNotAllowed(method, pathname);
+      if (wrongMethod) return wrongMethod;
+      if (pathname === '/experiments') return { status: 200, body: this.#ex.report() };
       if (pathname === '/feedback') {
-        if (method !== 'POST')
-          throw new FlywheelError('FLY_ERR_NOT_FOUND', `${method} /feedback is not a route`);
+        const denied = this.#feedbackToken?.check(headers.authorization);
+        if (denied) return errorResponse(denied.error, denied.headers);
         return await this.#postFeedback(body);
       }
       if (!pathname.startsWith('/admin/')) return null;
       const denied = this.#authorise(headers.authorization);
       if (denied) return denied;
-      const route = `${method} ${pathname}`;
+      const route = `${method === 'HEAD' ? 'GET' : method} ${pathname}`;
       switch (route) {
         case 'GET /admin/traffic':
           return { status: 200, body: this.#trafficBody() };
@@ -90,7 +115,7 @@ export class ExperimentRoutes {
 
   /** null when allowed; else the 401/403 answer. Nothing is read or changed before this passes. */
   #authorise(header: string | string[] | undefined): AdminResponse | null {
-    if (this.#tokenDigest === null) {
+    if (this.#adminToken === null) {
       return errorResponse(
         new FlywheelError(
           'FLY_ERR_ADMIN_DISABLED',
@@ -98,20 +123,8 @@ export class ExperimentRoutes {
         ),
       );
     }
-    const value = Array.isArray(header) ? header[0] : header;
-    const m = value === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
-    // Digests have equal length whatever was sent, so timingSafeEqual never throws and the time taken
-    // says nothing about how much of the token matched.
-    if (m === null || !timingSafeEqual(digest(m[1]), this.#tokenDigest)) {
-      return errorResponse(
-        new FlywheelError(
-          'FLY_ERR_UNAUTHORIZED',
-          'admin token missing or wrong: send Authorization: Bearer <token>',
-        ),
-        { 'www-authenticate': 'Bearer realm="flywheel-admin"' },
-      );
-    }
-    return null;
+    const denied = this.#adminToken.check(header);
+    return denied === null ? null : errorResponse(denied.error, denied.headers);
   }
 
   #trafficBody(): Record<string, unknown> {
@@ -119,7 +132,7 @@ export class ExperimentRoutes {
   }
 
   async #postFeedback(body: string): Promise<AdminResponse> {
-    const parsed = parseJson(body);
+    const parsed = parseJsonBody(body);
     const accepted = await this.#ex.feedback.recordFeedback(parsed);
     for (const f of accepted) {
       for (const p of f.predictions) this.#ex.stats.observeFeedback(p.version, p.prediction, f.actual);
@@ -138,7 +151,7 @@ export class ExperimentRoutes {
   }
 
   async #putTraffic(body: string): Promise<AdminResponse> {
-    const parsed = parseJson(body);
+    const parsed = parseJsonBody(body);
     const problems = routingChangeProblems(parsed);
     if (problems.length > 0) {
       throw new FlywheelError('FLY_ERR_BAD_REQUEST', `invalid traffic change: ${problems.join('; ')}`, {
@@ -156,7 +169,7 @@ export class ExperimentRoutes {
   }
 
   async #decide(decision: 'promote' | 'rollback', body: string): Promise<AdminResponse> {
-    const parsed = body.trim() === '' ? {} : parseJson(body);
+    const parsed = body.trim() === '' ? {} : parseJsonBody(body);
     const reason =
       typeof parsed === 'object' && parsed !== null && 'reason' in parsed && typeof parsed.reason === 'string'
         ? parsed.reason
@@ -192,13 +205,5 @@ export class ExperimentRoutes {
         aliases: { production: aliases.production, candidate: aliases.candidate },
       },
     };
-  }
-}
-
-function parseJson(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    throw new FlywheelError('FLY_ERR_BAD_JSON', 'request body is not valid JSON');
   }
 }

@@ -11,6 +11,7 @@ import type { Balancer } from '../balancer.js';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
 import type { ExchangeObserver, ExchangeRecord, ForwardPlan, ForwardRoute, Planner } from '../forward.js';
+import { readBody } from '../read-body.js';
 import type { LocalHandler, LocalRoute, RouteTable } from '../routes.js';
 import { predictionOf, userIdOf } from './body.js';
 import { Experiments, type Route } from './experiments.js';
@@ -188,24 +189,6 @@ export class ShadowSender {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    req.on('data', (c: Buffer) => {
-      bytes += c.length;
-      if (bytes > limit) {
-        reject(new FlywheelError('FLY_ERR_BODY_TOO_LARGE', `request body is larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /** The local handler of `/experiments`, `/feedback` and `/admin/*`. */
 export function experimentsHandler(experiments: Experiments, bodyLimit: number): LocalHandler {
   return async (req: IncomingMessage, res: ServerResponse) => {
@@ -213,7 +196,7 @@ export function experimentsHandler(experiments: Experiments, bodyLimit: number):
     let payload: unknown;
     let headers: Readonly<Record<string, string>> | undefined;
     try {
-      const body = await readBody(req, bodyLimit);
+      const body = (await readBody(req, bodyLimit)).toString('utf8');
       const answer = await experiments.handle(req.method ?? 'GET', req.url ?? '/', req.headers, body);
       if (answer === null) {
         throw new FlywheelError('FLY_ERR_NOT_FOUND', `no route ${req.method ?? 'GET'} ${req.url ?? '/'}`);
