@@ -76,8 +76,13 @@ export class FeedbackLog {
   #feedbackQueue: { data: string; done: Done }[] = [];
   /** Lines written to the current file since the last check that it still exists. */
   #unchecked = 0;
+  /** Set by a fault, cleared when a fresh file opens (then feedback may try again). */
   #failing: { kind: string; since: number } | null = null;
+  /** When the first fault since the last successful write happened; 0 while writes succeed. */
+  #faultSince = 0;
+  /** Kinds already logged since the last successful write: a full disk is reported once, not per retry. */
   readonly #seenKinds = new Set<string>();
+  #recovering = false;
   #closed = false;
   readonly counts: FeedbackLogCounts = { errors: {}, dropped_lines: 0 };
 
@@ -103,7 +108,11 @@ export class FeedbackLog {
   }
 
   async #scanSequence(): Promise<void> {
-    await fsp.mkdir(this.#options.dir, { recursive: true });
+    // Non-recursive first: on a read-only filesystem a recursive mkdir reports ENOENT, not EROFS.
+    await fsp.mkdir(this.#options.dir).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') await fsp.mkdir(this.#options.dir, { recursive: true });
+      else if (err.code !== 'EEXIST') throw err;
+    });
     const prefix = `${this.#options.prefix}-`;
     for (const name of await fsp.readdir(this.#options.dir)) {
       if (!name.startsWith(prefix) || !name.endsWith('.jsonl')) continue;
@@ -156,12 +165,24 @@ export class FeedbackLog {
     const first = !this.#seenKinds.has(kind);
     this.#seenKinds.add(kind);
     this.#options.onFault(kind, err instanceof Error ? err : new Error(String(err)), first);
-    this.#failing ??= { kind, since: Date.now() };
-    // The descriptor may point at a file with a torn last line: the next write goes to a new file.
+    if (this.#faultSince === 0) this.#faultSince = Date.now();
+    this.#failing = { kind, since: this.#faultSince };
+    // The descriptor may point at a file with a torn last line: the next write goes to a new file. A
+    // file that never got a byte is removed, so retries on a full disk leave no litter.
     if (this.#fd !== -1) {
       fs.close(this.#fd, () => undefined);
+      if (this.#fileBytes === 0) fs.unlink(this.#file, () => undefined);
       this.#fd = -1;
     }
+  }
+
+  /** A write reached the file: the fault, if any, is over. */
+  #succeeded(): void {
+    if (this.#faultSince === 0) return;
+    const failedMs = Date.now() - this.#faultSince;
+    this.#faultSince = 0;
+    this.#seenKinds.clear();
+    this.#options.onRecovered(this.#file, failedMs);
   }
 
   /** Once a second: retry a failing log; check a healthy file still exists; rotate an old one. */
@@ -193,17 +214,20 @@ export class FeedbackLog {
   }
 
   async #recover(): Promise<void> {
+    if (this.#recovering) return;
+    this.#recovering = true;
     try {
       await this.#scanSequence();
+      if (this.#closed) return;
       this.#openNext();
     } catch (err) {
       this.#fault(err);
       return;
+    } finally {
+      this.#recovering = false;
     }
-    const failed = this.#failing;
+    // Writable as far as opening a file tells; the next write proves it (or faults again, unlogged).
     this.#failing = null;
-    this.#seenKinds.clear();
-    this.#options.onRecovered(this.#file, failed === null ? 0 : Date.now() - failed.since);
     this.#flushPending();
   }
 
@@ -289,6 +313,7 @@ export class FeedbackLog {
         return;
       }
       this.#unchecked += feedback === undefined ? countLines(data) : 0;
+      this.#succeeded();
       feedback?.done();
       if (this.#pending !== '' || this.#feedbackQueue.length > 0) this.#flushPending();
       else this.#drained();
