@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { FlywheelError, isFlywheelError, type ErrorCode } from '../errors.js';
+import { parseJsonBody } from '../json-body.js';
 import { describeOrigin, originOf } from '../registry/origin.js';
 // The gateway's rule for an id that can go into a header and a JSON string as it is.
 import { isUsableRequestId } from '../gateway/headers.js';
@@ -21,6 +22,7 @@ import {
   type ServerOptions,
 } from './context.js';
 import type { ReadReport } from './features.js';
+import { RouteMethods } from './methods.js';
 import { OPENAPI_PATH, OpenApiCollector } from './openapi.js';
 import {
   errorResponses,
@@ -56,6 +58,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   // Only JSON: text/plain would otherwise reach the routes as a string.
   app.removeContentTypeParser('text/plain');
+  // The project's JSON parser (the gateway's routes use it too): one message per way a body fails.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as FlywheelError, undefined);
+    }
+  });
+  const methods = new RouteMethods();
+  app.addHook('onRoute', (route) => methods.add(route.url ?? route.path, route.method));
 
   const openapi = new OpenApiCollector();
   openapi.attach(app);
@@ -121,6 +134,20 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   );
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
+    const allow = methods.allowed(path);
+    if (allow.length > 0) {
+      reply.header('allow', allow.join(', '));
+      sendError(
+        new FlywheelError(
+          'FLY_ERR_METHOD_NOT_ALLOWED',
+          `${request.method} is not allowed on ${path}; use ${allow.join(', ')}`,
+          { method: request.method, path, allow },
+        ),
+        request,
+        reply,
+      );
+      return;
+    }
     sendError(
       new FlywheelError('FLY_ERR_NOT_FOUND', `no route ${request.method} ${path}`, {
         method: request.method,
@@ -360,7 +387,7 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
 // ---------------------------------------------------------------- errors
 
 const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'FLY_ERR_BAD_JSON',
+  // An empty application/json body never reaches our parser: fastify refuses it first.
   FST_ERR_CTP_EMPTY_JSON_BODY: 'FLY_ERR_BAD_JSON',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'FLY_ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'FLY_ERR_BODY_TOO_LARGE',
@@ -380,12 +407,12 @@ function toFlywheelError(err: FastifyError, options: ServerOptions, request: Fas
   }
   const mapped = err.code !== undefined ? FASTIFY_CODES[err.code] : undefined;
   if (mapped === 'FLY_ERR_BAD_JSON') {
-    return new FlywheelError(
-      'FLY_ERR_BAD_JSON',
-      err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
-        ? 'the request body is empty; send a JSON object'
-        : 'the request body is not valid JSON (NaN and Infinity are not JSON numbers)',
-    );
+    // The same answer as the parser gives an empty body.
+    try {
+      parseJsonBody('');
+    } catch (empty) {
+      return empty as FlywheelError;
+    }
   }
   if (mapped === 'FLY_ERR_UNSUPPORTED_MEDIA_TYPE') {
     const type = request.headers['content-type'];

@@ -42,7 +42,9 @@ export function sendJson(
 }
 
 export function sendError(res: ServerResponse, err: FlywheelError): void {
-  sendJson(res, err.status, err.toJSON());
+  const allow =
+    err.code === 'FLY_ERR_METHOD_NOT_ALLOWED' ? (err.details as { allow?: string[] }).allow : undefined;
+  sendJson(res, err.status, err.toJSON(), allow ? ['allow', allow.join(', ')] : []);
 }
 
 function validate(config: GatewayConfig): void {
@@ -311,9 +313,19 @@ export class Gateway {
     }
   }
 
+  /** The gateway's own read-only routes: another method is 405 with `Allow`. */
   #getOnly(req: IncomingMessage): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      throw new FlywheelError('FLY_ERR_NOT_FOUND', `${req.method} ${req.url} is not a route`);
+      const path = (req.url ?? '/').split('?')[0];
+      throw new FlywheelError(
+        'FLY_ERR_METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${path}; use GET, HEAD`,
+        {
+          method: req.method,
+          path,
+          allow: ['GET', 'HEAD'],
+        },
+      );
     }
   }
 

@@ -408,23 +408,94 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     path?: string;
     status: number;
     code: string;
+    /** The whole message: a client learns what was wrong, not just that something was. */
+    message?: string;
     details?: unknown;
   }[] = [
-    { name: 'malformed JSON', body: '{"avg_session_duration":30,', status: 400, code: 'FLY_ERR_BAD_JSON' },
-    { name: 'NaN literal', body: '{"avg_session_duration":NaN}', status: 400, code: 'FLY_ERR_BAD_JSON' },
+    {
+      name: 'malformed JSON',
+      message: 'the request body ends before its JSON does (27 characters received): was it cut short?',
+      body: '{"avg_session_duration":30,',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+    },
+    {
+      name: 'NaN literal',
+      message: 'the request body is not valid JSON: NaN and Infinity are not JSON numbers',
+      body: '{"avg_session_duration":NaN}',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+    },
     {
       name: 'Infinity literal',
+      message: 'the request body is not valid JSON: NaN and Infinity are not JSON numbers',
       body: '{"avg_session_duration":Infinity}',
       status: 400,
       code: 'FLY_ERR_BAD_JSON',
     },
-    { name: 'empty body', body: '', status: 400, code: 'FLY_ERR_BAD_JSON' },
-    { name: 'prototype pollution', body: '{"__proto__":{"x":1}}', status: 400, code: 'FLY_ERR_BAD_JSON' },
-    { name: 'an array', body: '[1,2,3]', status: 400, code: 'FLY_ERR_BAD_REQUEST' },
-    { name: 'a string', body: '"hello"', status: 400, code: 'FLY_ERR_BAD_REQUEST' },
-    { name: 'null', body: 'null', status: 400, code: 'FLY_ERR_BAD_REQUEST' },
+    {
+      name: 'empty body',
+      message: 'the request body is empty; send a JSON object',
+      body: '',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+    },
+    {
+      name: 'prototype pollution',
+      message: 'the request body has the forbidden key "__proto__"; rename it',
+      body: '{"__proto__":{"x":1}}',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+    },
+    {
+      name: 'whitespace only',
+      body: '  \n\t ',
+      message: 'the request body is empty; send a JSON object',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+      details: { reason: 'empty' },
+    },
+    {
+      name: 'a trailing comma',
+      body: '{"avg_session_duration":30,}',
+      message: 'the request body is not valid JSON: a trailing comma before position 27',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+      details: { reason: 'syntax', position: 27 },
+    },
+    {
+      name: 'a constructor.prototype key',
+      body: '{"constructor":{"prototype":{"x":1}}}',
+      message: 'the request body has the forbidden key "constructor" holding a "prototype"; rename it',
+      status: 400,
+      code: 'FLY_ERR_BAD_JSON',
+      details: { reason: 'forbidden_key', key: 'constructor' },
+    },
+    {
+      name: 'an array',
+      message: 'invalid body: body must be object',
+      body: '[1,2,3]',
+      status: 400,
+      code: 'FLY_ERR_BAD_REQUEST',
+    },
+    {
+      name: 'a string',
+      message: 'invalid body: body must be object',
+      body: '"hello"',
+      status: 400,
+      code: 'FLY_ERR_BAD_REQUEST',
+    },
+    {
+      name: 'null',
+      message: 'invalid body: body must be object',
+      body: 'null',
+      status: 400,
+      code: 'FLY_ERR_BAD_REQUEST',
+    },
     {
       name: 'no features',
+      message:
+        'missing or invalid features: avg_session_duration is missing; visits_per_week is missing; response_rate is missing; feature_usage_depth is missing',
       body: '{"user_id":34}',
       status: 400,
       code: 'FLY_ERR_INVALID_FEATURES',
@@ -432,6 +503,8 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'strings, booleans, null, NaN and Infinity where numbers belong',
+      message:
+        'missing or invalid features: avg_session_duration is not a number (string); visits_per_week is not a number (boolean); response_rate is not a number (null); feature_usage_depth is not finite (string)',
       body: '{"avg_session_duration":"30","visits_per_week":true,"response_rate":null,"feature_usage_depth":"NaN"}',
       status: 400,
       code: 'FLY_ERR_INVALID_FEATURES',
@@ -446,6 +519,8 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: '"Infinity" and nested values',
+      message:
+        'missing or invalid features: avg_session_duration is not finite (string); visits_per_week is not a number (array); response_rate is not a number (object)',
       body: '{"avg_session_duration":"-Infinity","visits_per_week":[1],"response_rate":{"v":1},"feature_usage_depth":6}',
       status: 400,
       code: 'FLY_ERR_INVALID_FEATURES',
@@ -459,6 +534,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'a bad instance in a batch',
+      message: 'missing or invalid features: instances[1].response_rate is not a number (string)',
       body: JSON.stringify({ instances: [LAB_PREDICT_BODY, { ...LAB_PREDICT_BODY, response_rate: 'high' }] }),
       status: 400,
       code: 'FLY_ERR_INVALID_FEATURES',
@@ -468,18 +544,21 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'instances not an array',
+      message: 'invalid body: body/instances must be array',
       body: '{"instances":{"a":1}}',
       status: 400,
       code: 'FLY_ERR_BAD_REQUEST',
     },
     {
       name: 'an instance not an object',
+      message: 'invalid body: body/instances/0 must be object',
       body: '{"instances":[1]}',
       status: 400,
       code: 'FLY_ERR_BAD_REQUEST',
     },
     {
       name: 'a batch over the limit',
+      message: 'the batch has 1001 instances; the limit is 1000',
       body: JSON.stringify({ instances: Array.from({ length: 1001 }, () => LAB_PREDICT_BODY) }),
       status: 413,
       code: 'FLY_ERR_BATCH_TOO_LARGE',
@@ -487,6 +566,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'unknown content type',
+      message: 'content type "application/xml" is not accepted; send application/json',
       body: LAB_PREDICT_TEXT,
       type: 'application/xml',
       status: 415,
@@ -494,6 +574,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'text/plain',
+      message: 'content type "text/plain" is not accepted; send application/json',
       body: LAB_PREDICT_TEXT,
       type: 'text/plain',
       status: 415,
@@ -501,6 +582,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'a body over 1 MiB',
+      message: 'the request body is over the limit of 1048576 bytes',
       body: big,
       status: 413,
       code: 'FLY_ERR_BODY_TOO_LARGE',
@@ -508,6 +590,8 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'v2: a feature tensor missing',
+      message:
+        'missing or invalid features: visits_per_week is missing; response_rate is missing; feature_usage_depth is missing',
       path: '/v2/models/engagement/infer',
       body: JSON.stringify({
         inputs: [{ name: 'avg_session_duration', shape: [1], datatype: 'FP64', data: [1] }],
@@ -517,6 +601,8 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'v2: wrong column count',
+      message:
+        'input x has 3 columns; the model takes 4 features (avg_session_duration, visits_per_week, response_rate, feature_usage_depth)',
       path: '/v2/models/engagement/infer',
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP64', data: [1, 2, 3] }] }),
       status: 400,
@@ -524,6 +610,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'v2: data that does not fill the shape',
+      message: 'input x has 4 values; its shape [2, 4] needs 8',
       path: '/v2/models/engagement/infer',
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP64', data: [1, 2, 3, 4] }] }),
       status: 400,
@@ -531,6 +618,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'v2: a string in a tensor',
+      message: 'missing or invalid features: instances[0].visits_per_week is not a number (string)',
       path: '/v2/models/engagement/infer',
       body: JSON.stringify({
         inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP64', data: [1, 'a', 3, 4] }],
@@ -543,6 +631,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'v2: unsupported datatype',
+      message: 'invalid body: body/inputs/0/datatype must be equal to one of the allowed values',
       path: '/v2/models/engagement/infer',
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'BYTES', data: [1, 2, 3, 4] }] }),
       status: 400,
@@ -550,6 +639,7 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     },
     {
       name: 'v2: no inputs',
+      message: 'invalid body: body/inputs must NOT have fewer than 1 items',
       path: '/v2/models/engagement/infer',
       body: '{"inputs":[]}',
       status: 400,
@@ -567,6 +657,9 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
     expect(r.headers['content-type']).toMatch(/^application\/json/);
     expect(r.body.code).toBe(c.code);
     expect(typeof r.body.error).toBe('string');
+    // Every case names its message; a case without one fails here rather than passing loosely.
+    expect(c.message, 'each case states its message').toBeDefined();
+    expect(r.body.error).toBe(c.message);
     expect(r.text).not.toMatch(/\bat .*\.(js|ts):\d+/); // never a stack trace
     if (c.details !== undefined) expect(r.body.details).toEqual(c.details);
     // The server is unharmed.
@@ -577,6 +670,21 @@ describe('bad input: a 4xx JSON error, and the server still answers', () => {
   it('an unknown route is a 404 JSON error', async () => {
     const r = await call(`${backend.url}/nope`);
     expect([r.status, r.body.code]).toEqual([404, 'FLY_ERR_NOT_FOUND']);
+  });
+
+  it('a wrong method on a known path is a 405 JSON error with Allow', async () => {
+    const cases: [string, string, string][] = [
+      ['GET', '/predict', 'POST'],
+      ['DELETE', '/model-info', 'GET, HEAD'],
+      ['GET', '/v2/models/engagement/infer', 'POST'],
+      ['POST', '/v2/health/ready', 'GET, HEAD'],
+    ];
+    for (const [method, route, allow] of cases) {
+      const r = await call(`${backend.url}${route}`, { method });
+      expect([r.status, r.body.code], `${method} ${route}`).toEqual([405, 'FLY_ERR_METHOD_NOT_ALLOWED']);
+      expect(r.headers.allow).toBe(allow);
+      expect(r.body.error).toBe(`${method} is not allowed on ${route}; use ${allow}`);
+    }
   });
 
   it('no input produced a 5xx: the metrics show none', async () => {

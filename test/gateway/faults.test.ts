@@ -365,14 +365,22 @@ describe('what is forwarded', () => {
     expect(head.body.length).toBe(0);
   });
 
-  it('unknown paths are the gateway’s 404; its own routes answer only GET', async () => {
+  it('unknown paths are the gateway’s 404; its own routes answer only GET (else 405 with Allow)', async () => {
     const [a] = await replicas('a');
     const gw = await gateway([a]);
     const r = await call(`${gw.url}/nope`);
     expect(r.status).toBe(404);
     expect(r.json()).toMatchObject({ code: 'FLY_ERR_NOT_FOUND' });
     expect(a.traffic).toHaveLength(0);
-    expect((await call(`${gw.url}/status`, { method: 'DELETE' })).status).toBe(404);
+    for (const route of ['/status', '/metrics', '/v2/health/ready']) {
+      const wrong = await call(`${gw.url}${route}`, { method: 'DELETE' });
+      expect(wrong.status, route).toBe(405);
+      expect(wrong.headers.allow).toBe('GET, HEAD');
+      expect(wrong.json()).toMatchObject({
+        code: 'FLY_ERR_METHOD_NOT_ALLOWED',
+        error: `DELETE is not allowed on ${route}; use GET, HEAD`,
+      });
+    }
   });
 
   it('a client that goes away halfway through its body is forgotten at once, nothing forwarded', async () => {
