@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
 import type { DriftMonitor } from '../drift/monitor.js';
-import { registerFeedbackMetrics } from './feedback-metrics.js';
+import { FeedbackPruner, registerFeedbackMetrics } from './feedback-upkeep.js';
 import { Registry } from '../../registry/registry.js';
 import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
@@ -61,6 +61,7 @@ export class Experiments {
   readonly analysis: AnalysisLoop;
   /** Counts each successful single-row /predict for drift (src/gateway/drift), once attached. */
   drift: DriftMonitor | null = null;
+  readonly pruner: FeedbackPruner;
   readonly #registry: Registry;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
@@ -82,6 +83,12 @@ export class Experiments {
     this.#registry = new Registry(options.config.registry);
     this.by = `gateway:${options.config.gatewayId}`;
     this.feedback = feedback;
+    this.pruner = new FeedbackPruner({
+      store: feedback,
+      registry: this.#registry,
+      config: options.config,
+      log: options.log,
+    });
     this.stats = new ExperimentStats({ registry: options.metrics });
     this.analysis = new AnalysisLoop({
       stats: this.stats,
@@ -141,6 +148,7 @@ export class Experiments {
     });
     registerFeedbackMetrics(options.metrics, feedback);
     const ex = new Experiments(options, feedback);
+    ex.pruner.start();
     await ex.#pollRouting();
     await ex.#registry
       .readAliases()
@@ -335,6 +343,7 @@ export class Experiments {
     if (this.#routingTimer) clearTimeout(this.#routingTimer);
     this.#routingTimer = null;
     await this.analysis.stop();
+    await this.pruner.stop();
     await this.#watcher?.close();
     await this.feedback.close();
   }

@@ -7,6 +7,8 @@ import { checkTrainable, selectColumns } from './columns.js';
 import { csvChunks, readCsv } from './csv.js';
 import { readJsonl } from './jsonl.js';
 import { mixWithFeedback, readFeedbackDataset } from '../../registry/feedback.js';
+import { whileReadingFeedback } from '../../registry/feedback-retention.js';
+import { Registry } from '../../registry/registry.js';
 import { SYNTHETIC_TARGET, generateSynthetic } from './synthetic.js';
 import { createHash } from 'node:crypto';
 
@@ -87,15 +89,22 @@ async function readFeedbackSource(
   }
   let dataset: Dataset;
   let sha256: string;
+  // Retention (run by the gateways) deletes nothing while this run reads the feedback folder.
+  const registry = new Registry(opts.registry);
+  const reading = <T>(read: () => Promise<T>): Promise<T> =>
+    whileReadingFeedback(registryDir, (fn) => registry.withLock(() => fn()), read);
+  const registryDir = opts.registry;
   if (spec === 'feedback') {
-    const fb = await readFeedbackDataset(opts.registry, {
-      targetName: target,
-      ...(opts.features ? { featureNames: opts.features } : {}),
-    });
+    const fb = await reading(() =>
+      readFeedbackDataset(registryDir, {
+        targetName: target,
+        ...(opts.features ? { featureNames: opts.features } : {}),
+      }),
+    );
     ({ dataset, sha256 } = { dataset: fb.dataset, sha256: fb.sha256 });
   } else {
     const base = await readSource(spec.slice(0, -'+feedback'.length), opts);
-    const mixed = await mixWithFeedback(base.dataset, opts.registry);
+    const mixed = await reading(() => mixWithFeedback(base.dataset, registryDir));
     dataset = mixed.dataset;
     sha256 = createHash('sha256').update(`${base.provenance.sha256}+${mixed.feedback.sha256}`).digest('hex');
   }
