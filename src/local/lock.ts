@@ -1,9 +1,16 @@
 // One supervisor per registry: `<registry>/local/up.lock` holds the pid of the running `flywheel up`.
 // Unlike the registry's short-lived lock, this one is held for the stack's whole life, so staleness is
 // judged by whether its process is still alive rather than by its age.
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+//
+// Taking over a stale lock happens under the registry lock (src/registry/lock.ts, the project's one
+// lock) and moves the stale file aside with rename, as the registry lock does: two stacks started after
+// a crash take turns, the second finds the first's live pid and stops. A plain first start (no lock
+// file) needs no registry lock: its exclusive create cannot replace anything.
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { FlywheelError } from '../errors.js';
-import { errnoCode } from '../registry/fs.js';
+import { errnoCode, uniqueSuffix } from '../registry/fs.js';
+import { Registry } from '../registry/registry.js';
 import { pidAlive } from './state.js';
 
 export interface UpLock {
@@ -12,33 +19,65 @@ export interface UpLock {
 
 export async function acquireUpLock(file: string, registry: string): Promise<UpLock> {
   const content = `${JSON.stringify({ pid: process.pid, started_at: new Date().toISOString() })}\n`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await writeFile(file, content, { flag: 'wx' });
-      return {
-        release: async () => {
-          // Only our own lock: a stale-lock breaker may have replaced it (it judged us dead).
-          if ((await holderPid(file)) === process.pid) await unlink(file).catch(() => undefined);
-        },
-      };
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
+  const held: UpLock = {
+    release: async () => {
+      // Only our own lock: a stale-lock breaker may have replaced it (it judged us dead).
+      if ((await holderPid(file)) === process.pid) await unlink(file).catch(() => undefined);
+    },
+  };
+  if (await tryCreate(file, content)) return held;
+  await new Registry(registry).withLock(async () => {
+    // Re-read under the lock: another stack may have taken it over a moment ago.
+    for (;;) {
+      const holder = await holderPid(file);
+      if (holder !== null && holder !== process.pid && (await isSupervisor(holder))) {
+        throw new FlywheelError(
+          'FLY_ERR_STACK_RUNNING',
+          `a local stack (flywheel up, pid ${holder}) is already running on registry ${registry}; stop it first or use another --registry`,
+          { pid: holder, registry },
+        );
+      }
+      // Left by a supervisor that died without cleaning up (kill -9, power loss): moved aside, never
+      // unlinked in place, so only the stale file can go (a fresh one is only made by the create below).
+      const aside = path.join(path.dirname(file), `up.lock.stale-${uniqueSuffix()}`);
+      try {
+        await rename(file, aside);
+        await unlink(aside).catch(() => undefined);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      if (await tryCreate(file, content)) return;
+      // A first start created it between the rename and the create: judge that holder instead.
     }
-    const holder = await holderPid(file);
-    if (holder !== null && holder !== process.pid && (await isSupervisor(holder))) {
-      throw new FlywheelError(
-        'FLY_ERR_STACK_RUNNING',
-        `a local stack (flywheel up, pid ${holder}) is already running on registry ${registry}; stop it first or use another --registry`,
-        { pid: holder, registry },
-      );
-    }
-    // Left by a supervisor that died without cleaning up (kill -9, power loss): take it over.
-    await unlink(file).catch(() => undefined);
+  });
+  return held;
+}
+
+/**
+ * Creates the lock file with its content in one step (a temp file hard-linked to the name, as the
+ * registry lock does), so a stack judging the holder never reads an empty file and takes it for stale.
+ * Filesystems without hard links fall back to an exclusive create. False when the file exists.
+ */
+async function tryCreate(file: string, content: string): Promise<boolean> {
+  const tmp = `${file}.${uniqueSuffix()}.tmp`;
+  await writeFile(tmp, content, { flag: 'wx' });
+  try {
+    await link(tmp, file);
+    return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
-  throw new FlywheelError(
-    'FLY_ERR_STACK_RUNNING',
-    `could not take the lock ${file}; another flywheel up is starting`,
-  );
+  try {
+    await writeFile(file, content, { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    return false;
+  }
 }
 
 async function holderPid(file: string): Promise<number | null> {
