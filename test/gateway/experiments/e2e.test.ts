@@ -262,9 +262,10 @@ describe.sequential('experiments through real gateway processes', () => {
       expect(viaHeader.version, user).toBe(viaBody.version);
       seen.set(user, viaBody.version);
     }
+    // The candidate's share is the 30% weight: 45 of 150 users expected, sd 5.6.
     const onCandidate = [...seen.values()].filter((v) => v === candidate).length;
-    expect(onCandidate).toBeGreaterThan(15);
-    expect(onCandidate).toBeLessThan(75);
+    expect(onCandidate).toBeGreaterThan(25);
+    expect(onCandidate).toBeLessThan(65);
     await pools[1].close();
     // A restarted gateway reads the same salt from the registry: nobody moves.
     await gateways[1].stop();
@@ -538,14 +539,20 @@ describe.sequential('experiments through real gateway processes', () => {
             };
           },
       );
-    const rollback = history.find((h) => h.alias === 'candidate' && h.from === bad && h.to === null)!;
+    // At least the rollback and the promotion, in that order (earlier runs may add more lines).
+    expect(history.length).toBeGreaterThanOrEqual(2);
+    const rollbackAt = history.findIndex((h) => h.alias === 'candidate' && h.from === bad && h.to === null);
+    const promotionAt = history.findIndex(
+      (h) => h.alias === 'production' && h.to !== production && h.by === 'analysis:gateway:g3',
+    );
+    expect(rollbackAt).toBeGreaterThanOrEqual(0);
+    expect(promotionAt).toBeGreaterThan(rollbackAt);
+    const rollback = history[rollbackAt];
     expect(rollback.by).toBe('analysis:gateway:g3');
     expect(rollback.evidence!.decision).toBe('rollback');
     expect(rollback.evidence!.comparison.mae.ratio).toBeGreaterThan(1.2);
     expect(rollback.evidence!.comparison.mae.welch.p_greater).toBeLessThan(0.05);
-    const promotion = history.find(
-      (h) => h.alias === 'production' && h.to !== production && h.by === 'analysis:gateway:g3',
-    )!;
+    const promotion = history[promotionAt];
     expect(promotion.evidence!.decision).toBe('promote');
     expect(promotion.reason).toMatch(/^canary analysis: promote/);
   }, 100_000);

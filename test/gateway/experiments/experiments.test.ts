@@ -94,7 +94,15 @@ describe('Experiments.route', () => {
     const a = await start('a');
     const b = await start('b');
     expect(a.needsUserId).toBe(true);
-    for (let u = 0; u < 2000; u++) expect(a.route(`user-${u}`).target).toBe(b.route(`user-${u}`).target);
+    let onCandidate = 0;
+    for (let u = 0; u < 2000; u++) {
+      const target = a.route(`user-${u}`).target;
+      expect(target).toBe(b.route(`user-${u}`).target);
+      if (target === 'candidate') onCandidate++;
+    }
+    // The candidate's share is the weight: 1000 of 2000 users expected, ±70 is more than 3 sd.
+    expect(onCandidate).toBeGreaterThan(930);
+    expect(onCandidate).toBeLessThan(1070);
   });
 
   it('mirrors the shadow share and logs both predictions under one request id', async () => {
