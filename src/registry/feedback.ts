@@ -12,7 +12,7 @@
 // the byte offset reached last time). Limits, by design:
 //   - feedback must arrive while its request id is among the last `indexSize` ids this replica has
 //     seen (own + tailed), and within `maxAgeMs` of the prediction (410 after that);
-//   - request ids are minted by the gateway (128 random bits, src/gateway/headers.ts), so a client can
+//   - request ids are minted by the gateway (144 random bits, src/gateway/headers.ts), so a client can
 //     only send feedback for ids it was given: a guessed id is unknown (404);
 //   - a prediction made by another replica becomes visible once that replica's buffered write has
 //     reached the file (milliseconds); feedback posted sooner than that gets a 404 and may be retried;

@@ -99,7 +99,7 @@ describe('retry on another replica', () => {
     }>();
     expect(body.code).toBe('FLY_ERR_UPSTREAM_FAILED');
     expect(body.error).toMatch(/backend replica failed to answer/);
-    expect(body.details.request_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(body.details.request_id).toMatch(/^[A-Za-z0-9_-]{24}$/);
     expect(body.details.attempts).toHaveLength(2);
     expect(r.headers['x-request-id']).toBe(body.details.request_id);
     expect(r.headers['x-correlation-id']).toBe('req-502');

@@ -45,7 +45,7 @@ describe('through the gateway to real backends', () => {
       expect(body.prediction).toBe(body.engagement_score);
       expect(r.headers['x-model-version']).toBe(body.model_version);
       expect(r.headers['content-type']).toMatch(/application\/json/);
-      expect(r.headers['x-request-id']).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(r.headers['x-request-id']).toMatch(/^[A-Za-z0-9_-]{24}$/);
       hosts.add(body.host);
     }
     expect(hosts.size).toBe(2);
