@@ -107,7 +107,13 @@ export class ExperimentRoutes {
           throw new FlywheelError('FLY_ERR_NOT_FOUND', `${route} is not a route`);
       }
     } catch (err) {
-      if (isFlywheelError(err)) return errorResponse(err);
+      if (isFlywheelError(err)) {
+        // The log retries every second: a client can come back in a few.
+        return errorResponse(
+          err,
+          err.code === 'FLY_ERR_FEEDBACK_UNAVAILABLE' ? { 'retry-after': '5' } : undefined,
+        );
+      }
       this.#log.error({ err, method, url }, 'experiment route failed');
       return errorResponse(new FlywheelError('FLY_ERR_INTERNAL'));
     }

@@ -49,13 +49,21 @@ async function fill(file: string): Promise<void> {
   }
 }
 
+/**
+ * Request ids of the logged predictions. A write cut short by ENOSPC leaves a torn last line in the file
+ * it was going to (the line is written again, whole, in the next file): skipped, as readers do.
+ */
 async function loggedIds(dir: string): Promise<string[]> {
   const folder = path.join(dir, 'feedback');
   const ids: string[] = [];
   for (const name of await readdir(folder)) {
     for (const line of (await readFile(path.join(folder, name), 'utf8')).split('\n')) {
-      if (line.startsWith('{"type":"prediction"'))
+      if (!line.startsWith('{"type":"prediction"')) continue;
+      try {
         ids.push((JSON.parse(line) as { request_id: string }).request_id);
+      } catch {
+        // torn by the fault
+      }
     }
   }
   return ids;
@@ -83,6 +91,7 @@ describe('feedback log on failing storage', () => {
       { timeoutMs: 5000, intervalMs: 1, what: 'feedback refused with 503' },
     );
     expect(refused.headers['content-type']).toMatch(/application\/json/);
+    expect(refused.headers['retry-after']).toBe('5');
     expect(refused.json()).toMatchObject({
       code: 'FLY_ERR_FEEDBACK_UNAVAILABLE',
       details: { kind: 'ENOSPC' },
