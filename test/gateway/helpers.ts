@@ -114,8 +114,6 @@ export class FakeReplica {
   slowMs = 300;
   /** When set, a request asking for another `x-model-version` gets 404 (a version not loaded here). */
   versions: string[] | null = null;
-  /** When set, /predict answers carry `prediction` (so the gateway logs them for feedback). */
-  prediction: number | null = null;
   readonly seen: SeenRequest[] = [];
   /** Requests left hanging (`hang`) whose connection the gateway closed: cancelled attempts. */
   cancelled = 0;
@@ -224,7 +222,6 @@ export class FakeReplica {
           url: req.url,
           body,
           version: version ?? null,
-          ...(this.prediction === null ? {} : { prediction: this.prediction }),
         });
         // The side channel a real backend sends the gateway (src/backend/context.ts).
         res

@@ -17,7 +17,6 @@ afterEach(async () => {
 
 async function setup(fs: Tmpfs): Promise<{ gw: Gateway; replica: FakeReplica }> {
   const replica = await FakeReplica.start('a');
-  replica.prediction = 42;
   const gw = await startTestGateway({ backends: replica.url, registry: fs.dir, analysisInterval: '0' });
   cleanups.push(async () => {
     await gw.close();
