@@ -69,6 +69,7 @@ export const ERRORS = {
   FLY_ERR_FEEDBACK_DUPLICATE: { status: 409, message: 'feedback for that request id already recorded' },
   FLY_ERR_ROUTING_CORRUPT: { status: 500, message: 'routing state file is malformed' },
   FLY_ERR_NO_CANDIDATE: { status: 409, message: 'there is no candidate version' },
+  FLY_ERR_LEASE_LOST: { status: 409, message: 'this gateway no longer holds the analysis lease' },
 
   // local stack
   FLY_ERR_PORT_IN_USE: { status: 500, message: 'port already in use' },

@@ -74,14 +74,25 @@ export async function previousProduction(paths: RegistryPaths): Promise<string |
   return stack.find((v) => v !== aliases.production) ?? null;
 }
 
-/** Points an alias at a version (verified intact) or clears it with null. */
+/**
+ * Points an alias at a version (verified intact) or clears it with null. With `expect`, refuses
+ * (FLY_ERR_ALIAS, details.conflict) when the alias no longer points where the caller saw it: a
+ * decision about one candidate must not clear a newer one a trainer published meanwhile.
+ */
 export function setAlias(
   store: AliasStore,
   alias: AliasName,
   version: string | null,
-  change: ChangeInfo,
+  change: ChangeInfo & { readonly expect?: string | null },
 ): Promise<AliasState> {
-  return changeAliases(store, change, async () => {
+  return changeAliases(store, change, async (current) => {
+    if (change.expect !== undefined && current[alias] !== change.expect) {
+      throw new FlywheelError(
+        'FLY_ERR_ALIAS',
+        `${alias} changed from ${change.expect ?? 'none'} to ${current[alias] ?? 'none'} meanwhile`,
+        { conflict: true, [alias]: current[alias] },
+      );
+    }
     if (version !== null) await store.loadArtifact(version);
     return [{ alias, to: version, action: 'set' }];
   });
@@ -162,6 +173,7 @@ async function changeAliases(
 ): Promise<AliasState> {
   const { paths } = store;
   return store.withLock(async (assertHeld) => {
+    await change.guard?.();
     const current = await readAliases(paths);
     const steps = await plan(current, () => readHistory(paths));
     const at = new Date().toISOString();

@@ -72,9 +72,14 @@ export class Registry implements aliases.AliasStore {
 
   /**
    * Points an alias at a version (verified intact) or clears it with null. The alias file is
-   * replaced atomically and the change appended to the history, under the registry lock.
+   * replaced atomically and the change appended to the history, under the registry lock. With
+   * `expect`, a compare-and-set: refused (FLY_ERR_ALIAS) unless the alias still points there.
    */
-  setAlias(alias: AliasName, version: string | null, change: ChangeInfo): Promise<AliasState> {
+  setAlias(
+    alias: AliasName,
+    version: string | null,
+    change: ChangeInfo & { readonly expect?: string | null },
+  ): Promise<AliasState> {
     return aliases.setAlias(this, alias, version, change);
   }
 

@@ -51,7 +51,7 @@ function lazyExperimentsFacts(source: Experiments | (() => Experiments | null)):
     const experiments = typeof source === 'function' ? source() : source;
     if (!experiments) return null;
     facts = experimentsFacts({
-      stats: experiments.stats,
+      evidence: () => experiments.evidence(),
       thresholds: experiments.analysis.thresholds,
       automatic: experiments.analysis.intervalMs > 0,
     });

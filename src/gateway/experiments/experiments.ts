@@ -1,21 +1,24 @@
 // The gateway's experiment layer: which version answers each request (from the routing state and the
-// aliases in the registry), what each version did (stats, prediction log), feedback, the analysis loop
-// (its HTTP routes are in routes.ts). The proxy calls `route()` before forwarding a /predict and `observe()` after;
-// everything else here runs off the hot path.
+// aliases in the registry), what each version did (stats, prediction log), feedback, the figures shared
+// with the other gateways (peers.ts), the analysis lease and loop (its HTTP routes are in routes.ts).
+// The proxy calls `route()` before forwarding a /predict and `observe()` after; everything else here
+// runs off the hot path.
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
 import type { DriftMonitor } from '../drift/monitor.js';
+import { Lease } from '../../registry/lease.js';
 import { Registry } from '../../registry/registry.js';
 import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
 import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
-import { AnalysisLoop, analyse, thresholdsFromConfig, type Thresholds } from './analysis.js';
+import { AnalysisLoop, analyse, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
+import { Peers, type PeerDescription } from './peers.js';
 import { pickVersion } from './router.js';
-import { compareVersions, ExperimentStats } from './stats.js';
+import { compareVersions, ExperimentStats, mergeStats, snapshotOf, type Column } from './stats.js';
 
 /** What the proxy does with one /predict. */
 export interface Route {
@@ -43,6 +46,8 @@ export interface Observed {
   /** The answer's `x-flywheel-features`, raw (see `parseFeatureList` in body.ts); undefined when none. */
   readonly features: string | undefined;
   readonly shadow?: boolean;
+  /** The client chose the version itself (`x-model-version`): its own column, never the comparison. */
+  readonly pinned?: boolean;
 }
 
 export interface ExperimentsOptions {
@@ -51,6 +56,8 @@ export interface ExperimentsOptions {
   readonly metrics: MetricsRegistry;
   /** Thresholds override (tests); default from config. */
   readonly thresholds?: Thresholds;
+  /** What this gateway balances, published beside its figures for the other gateways' dashboards. */
+  readonly describe?: () => PeerDescription;
 }
 
 export class Experiments {
@@ -59,6 +66,10 @@ export class Experiments {
   readonly analysis: AnalysisLoop;
   /** Counts each successful single-row /predict for drift (src/gateway/drift), once attached. */
   drift: DriftMonitor | null = null;
+  /** The other gateways' figures, and this one's published for them. */
+  readonly peers: Peers;
+  /** The analysis lease; null when this gateway never decides (--analysis-interval 0). */
+  readonly lease: Lease | null;
   readonly #registry: Registry;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
@@ -81,12 +92,38 @@ export class Experiments {
     this.by = `gateway:${options.config.gatewayId}`;
     this.feedback = feedback;
     this.stats = new ExperimentStats({ registry: options.metrics });
+    const config = options.config;
+    this.peers = new Peers({
+      registry: this.#registry,
+      gatewayId: config.gatewayId,
+      intervalMs: config.publishInterval,
+      expiryMs: config.peerExpiry,
+      log: options.log,
+      figures: () => this.stats.toWire(),
+      describe: options.describe ?? (() => ({ replicas: [] })),
+    });
+    this.lease =
+      config.analysisInterval > 0
+        ? new Lease({
+            registry: this.#registry,
+            name: 'analysis',
+            identity: config.gatewayId,
+            durationMs: config.leaseDuration,
+            renewDeadlineMs: config.leaseRenewDeadline,
+            retryPeriodMs: config.leaseRetryPeriod,
+            log: options.log.child({ component: 'lease' }),
+          })
+        : null;
+    const lease = this.lease;
+    const guard = lease ? () => lease.guard() : undefined;
     this.analysis = new AnalysisLoop({
-      stats: this.stats,
+      gateway: config.gatewayId,
       thresholds: options.thresholds ?? thresholdsFromConfig(options.config),
       intervalMs: options.config.analysisInterval,
       log: options.log,
       target: {
+        evidence: () => this.evidence(),
+        mayAct: () => lease?.isLeading() ?? false,
         current: () => {
           const { production, candidate } = this.#aliases;
           if (this.#routing.mode === 'off' || candidate === null || production === null) return null;
@@ -99,6 +136,7 @@ export class Experiments {
               by: `analysis:${this.by}`,
               reason,
               evidence,
+              ...(guard ? { guard } : {}),
             }),
           );
         },
@@ -109,6 +147,7 @@ export class Experiments {
               by: `analysis:${this.by}`,
               reason,
               evidence,
+              ...(guard ? { guard } : {}),
             }),
           );
         },
@@ -148,6 +187,10 @@ export class Experiments {
       ex.#routingTimer.unref();
     };
     tick();
+    // This gateway's figures are visible to the others from the start, and theirs to it.
+    await ex.peers.tick();
+    ex.peers.start();
+    ex.lease?.start();
     ex.analysis.start();
     options.log.info(
       {
@@ -155,6 +198,7 @@ export class Experiments {
         aliases: { production: ex.#aliases.production, candidate: ex.#aliases.candidate },
         feedbackFile: feedback.currentFile,
         analysisIntervalMs: config.analysisInterval,
+        peers: ex.peers.peers.map((p) => p.gateway),
         admin: config.adminToken !== undefined,
       },
       'experiments ready',
@@ -239,11 +283,14 @@ export class Experiments {
     const prediction = o.status === 200 ? o.prediction : NaN;
     // Plain object literals of one shape (no spreads): this runs once per /predict.
     const shadow = o.shadow === true;
-    this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, shadow });
+    const kind: Column = shadow ? 'shadow' : o.pinned === true ? 'pinned' : 'served';
+    this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, kind });
     // Input: the backend's x-flywheel-features header (the row the model used, no body parse here).
     if (this.drift !== null && Number.isFinite(prediction) && o.features !== undefined)
       this.drift.observe(version, o.features, prediction);
-    if (Number.isFinite(prediction) && o.requestBody !== '') {
+    // A pinned prediction is not logged for the join: the log has no column for it yet, and its
+    // feedback must not reach the served column's error (a client could vote for the version it pins).
+    if (kind !== 'pinned' && Number.isFinite(prediction) && o.requestBody !== '') {
       this.feedback.logPrediction({
         requestId: o.requestId,
         version,
@@ -254,25 +301,40 @@ export class Experiments {
     }
   }
 
-  /** JSON of GET /experiments: the split, the versions' figures, the comparison and verdict. */
+  /** This gateway's live figures merged with every live peer's last published ones. */
+  evidence(): Evidence {
+    const peers = this.peers.peers;
+    return {
+      stats: mergeStats([this.stats.all(), ...peers.map((p) => p.versions)]),
+      gateways: [this.#config.gatewayId, ...peers.map((p) => p.gateway)],
+    };
+  }
+
+  /**
+   * JSON of GET /experiments: the split, the versions' figures merged over every live gateway, the
+   * comparison and verdict (the same on every gateway, up to one publish interval), the lease.
+   */
   report(): Record<string, unknown> {
     const { production, candidate } = this.#aliases;
     const thresholds = this.analysis.thresholds;
-    const c = candidate ? this.stats.get(candidate) : undefined;
-    const p = production ? this.stats.get(production) : undefined;
+    const { stats, gateways } = this.evidence();
+    const c = candidate ? stats.get(candidate) : undefined;
+    const p = production ? stats.get(production) : undefined;
     const verdict =
-      candidate && production ? analyse(this.stats, { candidate, production }, thresholds, Date.now()) : null;
+      candidate && production ? analyse(stats, { candidate, production }, thresholds, Date.now()) : null;
     return {
       gateway: this.#config.gatewayId,
+      merged: { gateways, count: gateways.length },
       routing: this.publicRouting(),
       aliases: { production, candidate },
-      versions: this.stats.snapshot(),
+      versions: snapshotOf(stats),
       comparison: c && p ? compareVersions(c, p) : null,
       verdict: verdict ? { decision: verdict.decision, reasons: verdict.reasons } : null,
       analysis: {
         interval_ms: this.analysis.intervalMs,
         automatic: this.analysis.intervalMs > 0,
         thresholds,
+        lease: { holder: this.lease?.holder ?? null, leading: this.lease?.isLeading() ?? false },
         decisions: this.analysis.decisions,
       },
       feedback: { file: this.feedback.currentFile, ...this.feedback.counts },
@@ -327,6 +389,8 @@ export class Experiments {
     if (this.#routingTimer) clearTimeout(this.#routingTimer);
     this.#routingTimer = null;
     await this.analysis.stop();
+    await this.lease?.stop();
+    await this.peers.stop();
     await this.#watcher?.close();
     await this.feedback.close();
   }

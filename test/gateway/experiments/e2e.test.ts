@@ -225,6 +225,32 @@ async function setTraffic(gateway: Proc, mode: string, weight: number): Promise<
   );
 }
 
+/** Feedback count and error sum per version, as every gateway reports them once they agree. */
+async function settledFeedback(): Promise<Map<string, { count: number; sum: number }>> {
+  const read = async (g: Proc) => {
+    const e = await call(g.url, 'GET', '/experiments');
+    const versions = e.json.versions as {
+      version: string;
+      feedback: { count: number; mae: number | null };
+    }[];
+    return new Map(
+      versions.map((v) => [
+        v.version,
+        { count: v.feedback.count, sum: (v.feedback.mae ?? 0) * v.feedback.count },
+      ]),
+    );
+  };
+  const same = (a: Map<string, { count: number }>, b: Map<string, { count: number }>) =>
+    a.size === b.size && [...a].every(([k, v]) => b.get(k)?.count === v.count);
+  return waitFor(
+    async () => {
+      const views = await Promise.all(gateways.map(read));
+      return views.every((v) => same(v, views[0])) ? views[0] : null;
+    },
+    { timeoutMs: 10_000, what: 'the gateways to agree on the merged feedback figures' },
+  );
+}
+
 describe.sequential('experiments through real gateway processes', () => {
   it('splits a 10% canary within ±3 points over 2,000 requests and says which version answered', async () => {
     await setTraffic(gateways[0], 'canary', 10);
@@ -321,6 +347,7 @@ describe.sequential('experiments through real gateway processes', () => {
 
   it('computes per-version MAE from feedback exactly, and refuses bad feedback without storing it', async () => {
     await setTraffic(gateways[0], 'canary', 50);
+    const feedbackBefore = await settledFeedback();
     const pool = new Pool(gateways[0].url, { connections: 4 });
     const answers: { id: string; version: string; prediction: number; actual: number }[] = [];
     for (let i = 2100; i < 2160; i++) {
@@ -353,12 +380,14 @@ describe.sequential('experiments through real gateway processes', () => {
       hand[a.version].sum += Math.abs(a.prediction - a.actual);
       hand[a.version].n += 1;
     }
-    const report = await call(g2, 'GET', '/experiments');
-    const versions = report.json.versions as { version: string; feedback: { count: number; mae: number } }[];
+    // Every gateway answers with the merge of all: g2's figures are its own feedback plus what g1 had
+    // (the shadow test's), so the check is on what this test added, once g1 and g2 agree.
+    const after = await settledFeedback();
     for (const [version, h] of Object.entries(hand)) {
-      const v = versions.find((x) => x.version === version)!;
-      expect(v.feedback.count).toBe(h.n);
-      expect(v.feedback.mae).toBeCloseTo(h.sum / h.n, 9);
+      const now = after.get(version)!;
+      const was = feedbackBefore.get(version) ?? { count: 0, sum: 0 };
+      expect(now.count - was.count).toBe(h.n);
+      expect((now.sum - was.sum) / h.n).toBeCloseTo(h.sum / h.n, 9);
     }
     expect(Object.keys(hand).sort()).toEqual([production, candidate].sort());
 
