@@ -18,7 +18,14 @@ import { ExperimentRoutes, type AdminResponse } from './routes.js';
 import { AnalysisLoop, analyse, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
 import { Peers, type PeerDescription } from './peers.js';
 import { pickVersion } from './router.js';
-import { compareVersions, ExperimentStats, mergeStats, snapshotOf, type Column } from './stats.js';
+import {
+  compareVersions,
+  ExperimentStats,
+  mergeStats,
+  snapshotOf,
+  type Column,
+  type VersionStats,
+} from './stats.js';
 
 /** What the proxy does with one /predict. */
 export interface Route {
@@ -303,10 +310,16 @@ export class Experiments {
 
   /** This gateway's live figures merged with every live peer's last published ones. */
   evidence(): Evidence {
-    const peers = this.peers.peers;
+    // Summed in the order of the gateway ids, whichever gateway sums: floating-point addition is not
+    // associative, and every gateway must arrive at the same comparison to the last digit.
+    const sources = [
+      // Its own figures live; what it publishes is exactly these once traffic pauses for a tick.
+      { gateway: this.#config.gatewayId, versions: this.stats.all() as Iterable<VersionStats> },
+      ...this.peers.peers,
+    ].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
     return {
-      stats: mergeStats([this.stats.all(), ...peers.map((p) => p.versions)]),
-      gateways: [this.#config.gatewayId, ...peers.map((p) => p.gateway)],
+      stats: mergeStats(sources.map((s) => s.versions)),
+      gateways: sources.map((s) => s.gateway),
     };
   }
 

@@ -188,8 +188,9 @@ export class Peers {
       versions: this.#o.figures(),
       ...(description.drift === undefined ? {} : { drift: description.drift }),
     };
+    const text = JSON.stringify(file);
     try {
-      await this.#o.registry.writeFile(path.join(PEERS_DIR, this.#ownFile), JSON.stringify(file));
+      await this.#o.registry.writeFile(path.join(PEERS_DIR, this.#ownFile), text);
       if (this.#writeError !== '') this.#o.log.info('gateway figures published again');
       this.#writeError = '';
     } catch (err) {

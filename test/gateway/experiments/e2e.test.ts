@@ -1,8 +1,7 @@
 // Version routing, feedback and the automated canary analysis end to end, with real processes: the
 // `flywheel` executable as trainer, two backends and up to three gateways on one registry folder in a
 // temp dir. Requests carry rows of the seed's synthetic data, so feedback has a true target.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool, request } from 'undici';
@@ -10,153 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCsv } from '../../../src/trainer/data/csv.js';
 import { generateSynthetic } from '../../../src/trainer/data/synthetic.js';
 import { Rng } from '../../../src/model/random.js';
-import type { Dataset } from '../../../src/model/types.js';
 import { LAB_PREDICT_BODY, startLoad } from '../../helpers/load.js';
-import { freePort } from '../../helpers/ports.js';
-import { CLI, cleanEnv, runCli } from '../../helpers/stack.js';
 import { waitFor } from '../../helpers/wait.js';
-
-const TOKEN = 'e2e-admin-token';
-
-interface Proc {
-  readonly url: string;
-  readonly port: number;
-  readonly proc: ChildProcess;
-  logs(): string;
-  stop(): Promise<void>;
-}
-
-async function startRole(args: string[]): Promise<Proc> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, ...args, '--host', '127.0.0.1', '--port', String(port)], {
-    env: cleanEnv(),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let logs = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
-    logs = (logs + c).slice(-200_000);
-  });
-  let exited = false;
-  const gone = new Promise<void>((resolve) =>
-    proc.once('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`flywheel ${args[0]} exited:\n${logs}`);
-      const res = await request(`${url}/v2/health/ready`);
-      await res.body.dump();
-      return res.statusCode === 200;
-    },
-    { timeoutMs: 20_000, what: `flywheel ${args[0]} on ${port} to be ready` },
-  );
-  return {
-    url,
-    port,
-    proc,
-    logs: () => logs,
-    stop: async () => {
-      if (exited) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function call(
-  base: string,
-  method: 'GET' | 'PUT' | 'POST',
-  route: string,
-  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-): Promise<{
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  json: Record<string, unknown>;
-}> {
-  const res = await request(`${base}${route}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-      ...options.headers,
-    },
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await res.body.text();
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-  };
-}
-
-/** Row i of a data set as a /predict body. */
-function rowBody(ds: Dataset, i: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...extra };
-  ds.featureNames.forEach((name, j) => (body[name] = ds.columns[j][i]));
-  return body;
-}
-
-interface Answer {
-  readonly status: number;
-  readonly version: string;
-  readonly requestId: string;
-  readonly body: Record<string, unknown>;
-}
-
-async function predict(pool: Pool, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await pool.request({
-    path: '/predict',
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.body.json()) as Record<string, unknown>;
-  return {
-    status: res.statusCode,
-    version: String(res.headers['x-model-version']),
-    requestId: String(res.headers['x-request-id']),
-    body: json,
-  } satisfies Answer;
-}
-
-async function aliases(registry: string): Promise<{ production: string | null; candidate: string | null }> {
-  return JSON.parse(await readFile(path.join(registry, 'aliases.json'), 'utf8')) as {
-    production: string | null;
-    candidate: string | null;
-  };
-}
-
-async function storedFeedbackLines(registry: string): Promise<number> {
-  const dir = path.join(registry, 'feedback');
-  let n = 0;
-  for (const name of await readdir(dir)) {
-    const text = await readFile(path.join(dir, name), 'utf8');
-    n += text.split('\n').filter((l) => l.includes('"type":"feedback"')).length;
-  }
-  return n;
-}
-
-async function train(registry: string, args: string[]): Promise<string> {
-  const r = await runCli([
-    'train',
-    '--registry',
-    registry,
-    '--trees',
-    '20',
-    '--json',
-    '--log-level',
-    'warn',
-    ...args,
-  ]);
-  if (r.code !== 0) throw new Error(`flywheel train failed: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { version: string }).version;
-}
+import {
+  aliases,
+  call,
+  predict,
+  rowBody,
+  startRole,
+  storedFeedbackLines,
+  TOKEN,
+  train,
+  type Proc,
+} from './procs.js';
 
 let registry: string;
 let production: string;
