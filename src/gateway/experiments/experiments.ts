@@ -95,7 +95,13 @@ export class Experiments {
   private constructor(options: ExperimentsOptions, feedback: FeedbackStore) {
     this.#config = options.config;
     this.#log = options.log;
-    this.#registry = new Registry(options.config.registry);
+    // A registry lock left by a gateway that hangs (SIGSTOP, a stalled mount) is broken after the lease's
+    // renew deadline rather than the default 10 s: otherwise a paused holder caught inside the lock would
+    // hold every other gateway up for longer than the lease itself. Holders keep the lock for
+    // milliseconds, and one whose lock was broken notices before it commits (lock.ts).
+    this.#registry = new Registry(options.config.registry, {
+      lockStaleMs: Math.min(10_000, options.config.leaseRenewDeadline),
+    });
     this.by = `gateway:${options.config.gatewayId}`;
     this.feedback = feedback;
     this.stats = new ExperimentStats({ registry: options.metrics });
