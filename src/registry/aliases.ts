@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { FlywheelError } from '../errors.js';
 import { errnoCode, writeFileAtomic } from './fs.js';
-import { appendJsonLines, readJsonLines } from './history.js';
+import { appendJsonLines, readJsonLines, type Rotation } from './history.js';
 import { unreadable, unwritable, type RegistryPaths } from './layout.js';
 import type { AliasAction, AliasChange, AliasName, AliasState, ChangeInfo } from './types.js';
 import { EMPTY_ALIASES, parseAliases, parseHistoryLine } from './validate.js';
@@ -14,6 +14,8 @@ export interface AliasStore {
   readonly paths: RegistryPaths;
   /** Recorded as `by` when a change does not say who made it. */
   readonly host: string;
+  /** When history.jsonl starts a new file (history.ts). */
+  readonly historyRotation: Rotation;
   withLock<T>(fn: (assertHeld: () => Promise<void>) => Promise<T>): Promise<T>;
   loadArtifact(version: string): Promise<unknown>;
 }
@@ -214,6 +216,7 @@ async function changeAliases(
       await appendJsonLines(
         paths.history,
         entries.map((e) => ({ ...e, generation: next.generation })),
+        store.historyRotation,
       );
     } catch (err) {
       throw unwritable(paths.root, err);

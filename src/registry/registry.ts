@@ -10,6 +10,7 @@ import { FlywheelError, isFlywheelError } from '../errors.js';
 import * as aliases from './aliases.js';
 import { errnoCode, fsyncDir, removeTree, uniqueSuffix, writeFileAtomic, writeNewFile } from './fs.js';
 import { readdirOrEmpty, registryPaths, unwritable, type RegistryPaths } from './layout.js';
+import { DEFAULT_ROTATION, type Rotation } from './history.js';
 import { FileLock, LockLostError } from './lock.js';
 import type { AliasChange, AliasName, AliasState, ChangeInfo, Manifest, VersionEntry } from './types.js';
 import * as versions from './versions.js';
@@ -25,12 +26,15 @@ export interface RegistryOptions {
   readonly lockTimeoutMs?: number;
   /** Recorded as `by` when a change does not say who made it (default: this host's name). */
   readonly host?: string;
+  /** When history.jsonl starts a new file (default: history.ts DEFAULT_ROTATION). */
+  readonly historyRotation?: Rotation;
 }
 
 export class Registry implements aliases.AliasStore {
   readonly root: string;
   readonly paths: RegistryPaths;
   readonly host: string;
+  readonly historyRotation: Rotation;
   readonly #lockStaleMs: number;
   readonly #lockTimeoutMs: number;
 
@@ -40,6 +44,7 @@ export class Registry implements aliases.AliasStore {
     this.#lockStaleMs = options.lockStaleMs ?? 10_000;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
     this.host = options.host ?? os.hostname();
+    this.historyRotation = options.historyRotation ?? DEFAULT_ROTATION;
   }
 
   // ---- writing -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ afterEach(async () => cleanup());
 
 const log = createLogger({ role: 'test', level: 'silent' });
 // Wide gaps between deadline and duration, so a loaded machine cannot make the checks below race.
-const timings = { durationMs: 2500, renewDeadlineMs: 500, retryPeriodMs: 100 };
+const timings = { durationMs: 4000, renewDeadlineMs: 1500, retryPeriodMs: 100 };
 
 function lease(identity: string, registry = new Registry(dir)): Lease {
   return new Lease({ registry, name: 'analysis', identity, log, ...timings });
