@@ -127,6 +127,16 @@ describe.sequential('three gateways on one registry', () => {
       expect(r.verdict).toEqual(reports[0].verdict);
       expect(r.versions).toEqual(reports[0].versions);
     }
+    // The dashboard, on any gateway, shows the other gateways and the replicas they balance (how the
+    // page pictures a deployment with no local stack), and the same merged figures.
+    const ov = (await call(gateways[1].url, 'GET', '/dashboard/api/overview')).json as unknown as {
+      peers: { id: string; replicas: { url: string; state: string }[] }[];
+      analysis: { versions: { version: string; requests: number }[] };
+    };
+    expect(ov.peers.map((p) => p.id).sort()).toEqual(['g1', 'g3']);
+    for (const p of ov.peers)
+      expect(p.replicas.map((r) => r.url).sort()).toEqual(backends.map((b) => b.url).sort());
+    expect(ov.analysis.versions.reduce((n, v) => n + v.requests, 0)).toBe(total);
     // The split really sent both versions traffic (a comparison of something).
     expect(of(reports[0], candidate)!.requests).toBeGreaterThan(30);
     expect(of(reports[0], production)!.requests).toBeGreaterThan(30);
