@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
 import type { DriftMonitor } from '../drift/monitor.js';
-import { Lease } from '../../registry/lease.js';
+import type { Lease } from '../../registry/lease.js';
 import { Registry } from '../../registry/registry.js';
 import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
@@ -16,16 +16,10 @@ import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
 import { AnalysisLoop, analyse, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
-import { Peers, type PeerDescription } from './peers.js';
+import type { PeerDescription, Peers } from './peers.js';
+import { SharedFigures } from './shared.js';
 import { pickVersion } from './router.js';
-import {
-  compareVersions,
-  ExperimentStats,
-  mergeStats,
-  snapshotOf,
-  type Column,
-  type VersionStats,
-} from './stats.js';
+import { compareVersions, ExperimentStats, snapshotOf, type Column } from './stats.js';
 
 /** What the proxy does with one /predict. */
 export interface Route {
@@ -73,10 +67,8 @@ export class Experiments {
   readonly analysis: AnalysisLoop;
   /** Counts each successful single-row /predict for drift (src/gateway/drift), once attached. */
   drift: DriftMonitor | null = null;
-  /** The other gateways' figures, and this one's published for them. */
-  readonly peers: Peers;
-  /** The analysis lease; null when this gateway never decides (--analysis-interval 0). */
-  readonly lease: Lease | null;
+  /** The other gateways' figures, this one's published for them, and the analysis lease. */
+  readonly shared: SharedFigures;
   readonly #registry: Registry;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
@@ -106,27 +98,13 @@ export class Experiments {
     this.feedback = feedback;
     this.stats = new ExperimentStats({ registry: options.metrics });
     const config = options.config;
-    this.peers = new Peers({
+    this.shared = new SharedFigures({
+      config,
       registry: this.#registry,
-      gatewayId: config.gatewayId,
-      intervalMs: config.publishInterval,
-      expiryMs: config.peerExpiry,
+      stats: this.stats,
       log: options.log,
-      figures: () => this.stats.toWire(),
-      describe: options.describe ?? (() => ({ replicas: [] })),
+      ...(options.describe ? { describe: options.describe } : {}),
     });
-    this.lease =
-      config.analysisInterval > 0
-        ? new Lease({
-            registry: this.#registry,
-            name: 'analysis',
-            identity: config.gatewayId,
-            durationMs: config.leaseDuration,
-            renewDeadlineMs: config.leaseRenewDeadline,
-            retryPeriodMs: config.leaseRetryPeriod,
-            log: options.log.child({ component: 'lease' }),
-          })
-        : null;
     const lease = this.lease;
     const guard = lease ? () => lease.guard() : undefined;
     this.analysis = new AnalysisLoop({
@@ -200,10 +178,7 @@ export class Experiments {
       ex.#routingTimer.unref();
     };
     tick();
-    // This gateway's figures are visible to the others from the start, and theirs to it.
-    await ex.peers.tick();
-    ex.peers.start();
-    ex.lease?.start();
+    await ex.shared.start();
     ex.analysis.start();
     options.log.info(
       {
@@ -314,19 +289,19 @@ export class Experiments {
     }
   }
 
-  /** This gateway's live figures merged with every live peer's last published ones. */
+  /** The other live gateways, as last read from their figures files. */
+  get peers(): Peers {
+    return this.shared.peers;
+  }
+
+  /** The analysis lease; null when this gateway never decides (--analysis-interval 0). */
+  get lease(): Lease | null {
+    return this.shared.lease;
+  }
+
+  /** The merge of every live gateway's figures (see shared.ts). */
   evidence(): Evidence {
-    // Summed in the order of the gateway ids, whichever gateway sums: floating-point addition is not
-    // associative, and every gateway must arrive at the same comparison to the last digit.
-    const sources = [
-      // Its own figures live; what it publishes is exactly these once traffic pauses for a tick.
-      { gateway: this.#config.gatewayId, versions: this.stats.all() as Iterable<VersionStats> },
-      ...this.peers.peers,
-    ].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
-    return {
-      stats: mergeStats(sources.map((s) => s.versions)),
-      gateways: sources.map((s) => s.gateway),
-    };
+    return this.shared.evidence();
   }
 
   /**
@@ -408,8 +383,7 @@ export class Experiments {
     if (this.#routingTimer) clearTimeout(this.#routingTimer);
     this.#routingTimer = null;
     await this.analysis.stop();
-    await this.lease?.stop();
-    await this.peers.stop();
+    await this.shared.stop();
     await this.#watcher?.close();
     await this.feedback.close();
   }
