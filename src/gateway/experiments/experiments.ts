@@ -103,7 +103,11 @@ export class Experiments {
       registry: this.#registry,
       stats: this.stats,
       log: options.log,
-      ...(options.describe ? { describe: options.describe } : {}),
+      // What it balances, and its drift counts (plain bin counts that merge by addition) once attached.
+      describe: () => {
+        const d = options.describe?.() ?? { replicas: [] };
+        return this.drift === null ? d : { ...d, drift: this.drift.snapshot() };
+      },
     });
     const lease = this.lease;
     const guard = lease ? () => lease.guard() : undefined;

@@ -78,9 +78,10 @@ export class SharedFigures {
   }
 
   /**
-   * The drift snapshots (plain bin counts) the other live gateways published beside their figures:
-   * the seam for GET /drift to answer with the merge of all gateways, as /experiments does. A gateway
-   * publishes its own by returning `drift` from the `describe` option.
+   * The drift snapshots (DriftMonitor.snapshot(): plain bin counts) the other live gateways published
+   * beside their figures, as read from their files (untrusted: validate before merging with
+   * mergeDriftCounts). The seam for GET /drift to answer with the merge of all gateways, as
+   * /experiments does; today /drift answers for the gateway that serves it.
    */
   peerDriftSnapshots(): unknown[] {
     return this.peers.peers.map((p) => p.drift).filter((d) => d !== undefined);

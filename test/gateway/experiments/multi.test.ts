@@ -1,7 +1,7 @@
 // Several gateway processes on one registry folder answer with one set of figures: each publishes its
 // per-version figures to the registry and every one of them reports the merge of all live gateways.
 // Real processes throughout: a trainer, two backends and three gateways, with a real canary split.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
@@ -137,6 +137,11 @@ describe.sequential('three gateways on one registry', () => {
     for (const p of ov.peers)
       expect(p.replicas.map((r) => r.url).sort()).toEqual(backends.map((b) => b.url).sort());
     expect(ov.analysis.versions.reduce((n, v) => n + v.requests, 0)).toBe(total);
+    // Each file also carries the gateway's drift counts (the seam for a merged GET /drift).
+    const file = JSON.parse(await readFile(path.join(registry, 'gateways', 'g1.json'), 'utf8')) as {
+      drift?: { versions: Record<string, { requests: number }> };
+    };
+    expect(Object.values(file.drift!.versions).reduce((n, v) => n + v.requests, 0)).toBeGreaterThan(0);
     // The split really sent both versions traffic (a comparison of something).
     expect(of(reports[0], candidate)!.requests).toBeGreaterThan(30);
     expect(of(reports[0], production)!.requests).toBeGreaterThan(30);
