@@ -38,7 +38,7 @@ function gatewayArgs(id: string): string[] {
     '--analysis-interval',
     '200ms',
     '--analysis-min-requests',
-    '40',
+    '30',
     '--analysis-min-duration',
     `${MIN_DURATION_MS}ms`,
     '--analysis-min-feedback',
@@ -116,12 +116,17 @@ async function newCanary(seed: number): Promise<string> {
   return candidate;
 }
 
-/** Enough traffic through every live gateway for the minimum sample (the duration still blocks). */
+/**
+ * Enough traffic through every live gateway for the minimum sample (the duration still blocks): each
+ * gateway alone gets about 60 requests per version at 50%, twice the minimum, so the decision never
+ * depends on a stopped or killed gateway having published its last figures.
+ */
 async function traffic(): Promise<void> {
   await Promise.all(
     [...gateways.values()].map(async (g, k) => {
       const pool = new Pool(g.url, { connections: 4 });
-      for (let i = 0; i < 80; i++) expect((await predict(pool, rowBody(rows, k * 100 + i))).status).toBe(200);
+      for (let i = 0; i < 120; i++)
+        expect((await predict(pool, rowBody(rows, k * 100 + i))).status).toBe(200);
       await pool.close();
     }),
   );
