@@ -4,6 +4,7 @@
 // Each role's table of settings lives in src/config/.
 import { Command, Option } from 'commander';
 import { FlywheelError } from './errors.js';
+import { leaseTimingProblems } from './registry/lease.js';
 import { gateway } from './config/gateway.js';
 import type { Raw, Setting } from './config/kinds.js';
 import { importModel } from './config/import.js';
@@ -31,7 +32,16 @@ export const KNOWN_ENV = new Set(
   ),
 );
 
-/** Adds a role's settings to a commander command as options. Values stay raw: loadConfig parses. */
+/** Rules between settings of one role, checked once every setting parsed. */
+const CROSS_CHECKS: Partial<Record<Role, (c: Record<string, unknown>) => string[]>> = {
+  gateway: (c) =>
+    leaseTimingProblems({
+      durationMs: c.leaseDuration as number,
+      renewDeadlineMs: c.leaseRenewDeadline as number,
+      retryPeriodMs: c.leaseRetryPeriod as number,
+    }).map((p) => `--lease-duration, --lease-renew-deadline, --lease-retry-period: ${p}`),
+};
+
 /** The config with secrets masked, for logs and --print-config. */
 export function redactConfig<R extends Role>(role: R, config: ConfigOf<R>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
@@ -87,6 +97,7 @@ export function loadConfig<R extends Role>(
       problems.push(`${name}: unknown setting (check the spelling; see --help)`);
     }
   }
+  if (problems.length === 0) problems.push(...(CROSS_CHECKS[role]?.(out) ?? []));
   if (problems.length > 0) {
     throw new FlywheelError('FLY_ERR_CONFIG', `invalid configuration:\n  ${problems.join('\n  ')}`, {
       problems,

@@ -72,6 +72,7 @@ export const ERRORS = {
   FLY_ERR_FEEDBACK_UNAVAILABLE: { status: 503, message: 'the feedback log cannot be written now' },
   FLY_ERR_ROUTING_CORRUPT: { status: 500, message: 'routing state file is malformed' },
   FLY_ERR_NO_CANDIDATE: { status: 409, message: 'there is no candidate version' },
+  FLY_ERR_LEASE_LOST: { status: 409, message: 'this gateway no longer holds the analysis lease' },
 
   // local stack
   FLY_ERR_PORT_IN_USE: { status: 500, message: 'port already in use' },

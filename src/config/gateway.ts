@@ -204,6 +204,37 @@ export const gateway = {
     0.05,
     { min: 1e-9, max: 0.5 },
   ),
+  // Several gateways on one registry (src/gateway/experiments/peers.ts, src/registry/lease.ts).
+  publishInterval: duration(
+    '--publish-interval <duration>',
+    'FLYWHEEL_PUBLISH_INTERVAL',
+    "how often this gateway writes its per-version figures to the registry and reads the other gateways' figures",
+    1000,
+  ),
+  peerExpiry: duration(
+    '--peer-expiry <duration>',
+    'FLYWHEEL_PEER_EXPIRY',
+    'a gateway whose figures file is untouched for longer than this no longer counts in the merged figures',
+    10_000,
+  ),
+  leaseDuration: duration(
+    '--lease-duration <duration>',
+    'FLYWHEEL_LEASE_DURATION',
+    'the analysis lease: how long it must go unrenewed before another gateway may take it over',
+    15_000,
+  ),
+  leaseRenewDeadline: duration(
+    '--lease-renew-deadline <duration>',
+    'FLYWHEEL_LEASE_RENEW_DEADLINE',
+    'the lease holder stops deciding when it could not renew for this long (shorter than --lease-duration)',
+    10_000,
+  ),
+  leaseRetryPeriod: duration(
+    '--lease-retry-period <duration>',
+    'FLYWHEEL_LEASE_RETRY_PERIOD',
+    'how often the holder renews the lease and the other gateways try to take it (shorter than --lease-renew-deadline)',
+    2000,
+  ),
   routingPollInterval: duration(
     '--routing-poll-interval <duration>',
     'FLYWHEEL_ROUTING_POLL_INTERVAL',

@@ -1,6 +1,7 @@
 // Where the local stack keeps its files: beside the models, in `<registry>/local/`, so that one
 // registry folder is everything a stack needs and `flywheel status` finds it from `--registry`.
 import path from 'node:path';
+import { stackStatePath } from '../registry/stack-state.js';
 
 export function localDir(registry: string): string {
   return path.join(registry, 'local');
@@ -8,7 +9,7 @@ export function localDir(registry: string): string {
 
 /** The supervisor's state: components, schedule, last runs, rollout (read by `flywheel status`). */
 export function statePath(registry: string): string {
-  return path.join(localDir(registry), 'state.json');
+  return stackStatePath(registry);
 }
 
 /** The replica set the gateway follows (`--backends file:<path>`). */

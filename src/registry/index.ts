@@ -7,12 +7,16 @@
 //   versions/<id>/model.bin       the artifact (JSON data, never code); sha256 in the manifest
 //   ids/<id>/                     empty folder per reserved id: mkdir makes ids unique across hosts
 //   aliases.json                  { production, candidate, generation, updated_at }, replaced atomically
-//   history.jsonl                 one line per alias change or promotion decision, appended under the lock
+//   history.jsonl                 one line per alias change or promotion decision, appended under the lock;
+//                                 rotated to history-<UTC time>.jsonl by size or age (history.ts)
 //   registry.lock                 lock file held for milliseconds by alias changes and pruning
 //   tmp/                          temp files and folders (same filesystem, so renames are atomic);
 //                                 anything old here was left by a dead process: cleanStaleTemps
 //   routing.json, feedback/       reserved for the gateway (traffic split state, collected feedback),
 //                                 written with Registry.writeFile / writeFileAtomic like everything else
+//   gateways/<id>.json            each gateway's published per-version figures (merged by every gateway)
+//   leases/analysis.json          the lease that elects the gateway running the automatic analysis
+//   local/state.json              what `flywheel up` publishes about its processes (stack-state.ts)
 //
 // Version ids look like v20250314-101502-347-00: UTC creation time plus a sequence number, so they sort
 // as text in creation order.

@@ -6,6 +6,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FlywheelError } from '../errors.js';
+import { appendJsonLines, readJsonLines } from './history.js';
+import { unwritable } from './layout.js';
 import { Registry } from './registry.js';
 
 export const ROUTING_MODES = ['off', 'canary', 'sticky', 'shadow'] as const;
@@ -188,29 +190,23 @@ export async function updateRouting(
     };
     await assertHeld();
     await registry.writeFile(ROUTING_FILE, `${JSON.stringify(next, null, 2)}\n`);
-    // One short line per append, under the lock: the history never interleaves.
-    await fsp.appendFile(path.join(registryDir, ROUTING_HISTORY_FILE), `${JSON.stringify(entry)}\n`);
+    // Under the lock, with the project's one history appender (fsync, rotation).
+    try {
+      await appendJsonLines(path.join(registryDir, ROUTING_HISTORY_FILE), [entry]);
+    } catch (err) {
+      throw unwritable(registry.root, err);
+    }
     return next;
   });
 }
 
-/** Every routing change, oldest first; lines that do not parse (a torn last line) are skipped. */
+/** Every routing change, oldest first, across rotated files; lines that do not parse are skipped. */
 export async function readRoutingHistory(registryDir: string): Promise<RoutingHistoryEntry[]> {
-  let text: string;
-  try {
-    text = await fsp.readFile(path.join(registryDir, ROUTING_HISTORY_FILE), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const out: RoutingHistoryEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
+  return readJsonLines(path.join(registryDir, ROUTING_HISTORY_FILE), (line) => {
     try {
-      out.push(JSON.parse(line) as RoutingHistoryEntry);
+      return JSON.parse(line) as RoutingHistoryEntry;
     } catch {
-      // skipped: see above
+      return undefined; // a torn last line
     }
-  }
-  return out;
+  });
 }

@@ -88,6 +88,11 @@ export interface ChangeInfo {
   readonly by?: string;
   readonly reason: string;
   readonly evidence?: Readonly<Record<string, unknown>>;
+  /**
+   * Runs under the registry lock before anything is read or written; throwing refuses the change.
+   * How an elected actor fences its decisions (see lease.ts `guard`).
+   */
+  readonly guard?: () => Promise<void>;
 }
 
 /** One entry of a version listing: a broken version is listed and marked, never thrown. */

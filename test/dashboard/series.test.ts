@@ -52,7 +52,11 @@ describe('histogramQuantile', () => {
       stats.observe('v1', { latencyMs: ms, error: false, prediction: 1 });
     }
     values.sort((a, b) => a - b);
-    const [c] = experimentsFacts({ stats, thresholds: THRESHOLDS, automatic: true }).counters();
+    const [c] = experimentsFacts({
+      evidence: () => ({ stats, gateways: ['g'] }),
+      thresholds: THRESHOLDS,
+      automatic: true,
+    }).counters();
     for (const q of [0.5, 0.9, 0.99]) {
       const exact = values[Math.ceil(q * values.length) - 1];
       const got = histogramQuantile(c.latencyCounts, c.latencyBound, q);

@@ -1,12 +1,13 @@
 // The registry's guarantees, in process, on a real temp folder: publication, verification of what is
 // read back, aliases and their history, rollback, retention, the lock and temp cleanup.
 import { spawnSync } from 'node:child_process';
-import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FlywheelError } from '../../src/errors.js';
 import { Registry, isVersionId } from '../../src/registry/index.js';
+import { readRoutingHistory, updateRouting } from '../../src/registry/routing.js';
 import { publishInput, tempDir } from './helpers.js';
 
 let dir: string;
@@ -294,5 +295,59 @@ describe('retention and cleanup', () => {
     await reg.writeFile('routing.json', '{"a":1}');
     expect(await readFile(path.join(dir, 'routing.json'), 'utf8')).toBe('{"a":1}');
     expect((await codeOf(reg.writeFile('../escape.json', '{}'))).code).toBe('FLY_ERR_USAGE');
+  });
+});
+
+describe('history rotation', () => {
+  it('rotates history.jsonl by size, keeps the newest segments, and readers follow the rotation', async () => {
+    const { dir, cleanup } = await tempDir('rotation');
+    try {
+      const registry = new Registry(dir, {
+        historyRotation: { maxBytes: 150, maxAgeMs: 3_600_000, keep: 3 },
+      });
+      const versions: string[] = [];
+      for (let i = 0; i < 4; i++) versions.push((await registry.publish(publishInput(i))).version);
+      // Promote each in turn, several rounds: far more history than one 150-byte file holds.
+      let changes = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const v of versions) {
+          await registry.promote(v, { reason: `round ${round}` });
+          changes++;
+        }
+      }
+      const names = await readdir(dir);
+      const segments = names.filter((n) => /^history-\d{8}T\d{9}Z\.jsonl$/.test(n)).sort();
+      expect(segments.length).toBe(3); // older ones pruned
+      const history = await registry.history();
+      // Oldest first across the segments and the current file, nothing twice, in time order.
+      expect(history.length).toBeGreaterThan(3);
+      expect(history.length).toBeLessThan(changes);
+      expect(history.at(-1)).toMatchObject({ alias: 'production', to: versions[3], reason: 'round 2' });
+      const gens = history.map((h) => h.generation);
+      expect(gens).toEqual([...gens].sort((a, b) => a! - b!));
+      expect(new Set(gens).size).toBe(gens.length);
+      // The rollback walk reads the rotated segments too: it finds the production before the current.
+      expect(await registry.previousProduction()).toBe(versions[2]);
+      const after = await registry.rollback({ reason: 'walk back' });
+      expect(after.production).toBe(versions[2]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('rotates the routing history with the same appender, and readRoutingHistory follows it', async () => {
+    const { dir, cleanup } = await tempDir('routing-rotation');
+    try {
+      await updateRouting(dir, { mode: 'canary', weight: 5 }, { reason: 'first' });
+      // A segment left by an earlier rotation, as the appender names them.
+      await rename(
+        path.join(dir, 'routing-history.jsonl'),
+        path.join(dir, 'routing-history-20260101T000000000Z.jsonl'),
+      );
+      await updateRouting(dir, { weight: 20 }, { reason: 'second' });
+      expect((await readRoutingHistory(dir)).map((h) => h.reason)).toEqual(['first', 'second']);
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -11,6 +11,11 @@ export interface Overview {
   readonly replicas: readonly ReplicaView[];
   /** The local stack (`flywheel up`): its processes and trainer schedule. Null elsewhere (Kubernetes). */
   readonly stack: StackView | null;
+  /**
+   * The other live gateways on this registry, from the figures files they publish (this one is
+   * `gateway`): how the page shows a deployment with no local stack, such as Kubernetes.
+   */
+  readonly peers: readonly PeerGatewayView[];
   readonly registry: RegistryView;
   /** Null when the routing state cannot be read (the reason is in `problems`). */
   readonly routing: RoutingView | null;
@@ -45,6 +50,15 @@ export interface ReplicaView {
   readonly requests_total: number | null;
   readonly failures: number | null;
   readonly detail: string | null;
+}
+
+export interface PeerGatewayView {
+  readonly id: string;
+  readonly host: string;
+  /** Age of its figures file when last read: how fresh what it says is. */
+  readonly age_s: number;
+  /** The backend replicas it balances, with their state as it sees them. */
+  readonly replicas: readonly { readonly url: string; readonly state: string }[];
 }
 
 export interface StackView {

@@ -1,41 +1,43 @@
 // Reads the gateway's per-version statistics and canary analysis (src/gateway/experiments) for the
-// dashboard: running totals for the live series, whole-run figures, and the verdict as of now.
-import { analyse, type Thresholds } from '../experiments/analysis.js';
-import { LatencyHistogram, type ExperimentStats } from '../experiments/stats.js';
+// dashboard: running totals for the live series, whole-run figures, and the verdict as of now. The
+// figures are the merge of every live gateway's (the served column: what the comparison reads), so the
+// page reads the same whichever gateway the Service sent it to.
+import { analyse, type Evidence, type Thresholds } from '../experiments/analysis.js';
+import { LatencyHistogram, snapshotOf } from '../experiments/stats.js';
 import type { ExperimentsFacts } from './overview.js';
 import type { VersionCounters } from './series.js';
 
 export interface ExperimentsSourceOptions {
-  readonly stats: ExperimentStats;
+  /** The merged figures of every live gateway, taken fresh on each call. */
+  readonly evidence: () => Evidence;
   readonly thresholds: Thresholds;
   /** Whether the analysis loop applies its verdicts; when off, the operator decides. */
   readonly automatic: boolean;
 }
 
 export function experimentsFacts(options: ExperimentsSourceOptions): ExperimentsFacts {
-  const { stats, thresholds, automatic } = options;
+  const { evidence, thresholds, automatic } = options;
   return {
     counters(): VersionCounters[] {
       const out: VersionCounters[] = [];
-      for (const snap of stats.snapshot()) {
-        const s = stats.get(snap.version);
-        if (!s) continue;
+      for (const s of evidence().stats.all()) {
+        const f = s.served;
         out.push({
           version: s.version,
-          requests: s.requests,
-          errors: s.errors,
-          latencyCounts: s.latencyHistogram.counts,
+          requests: f.requests,
+          errors: f.errors,
+          latencyCounts: f.latencyHistogram.counts,
           latencyBound: LatencyHistogram.bound,
-          predictionCount: s.predictions.n,
-          predictionSum: s.predictions.n > 0 ? s.predictions.n * s.predictions.mean : 0,
-          feedbackCount: s.absErrors.n,
-          absErrorSum: s.absErrors.n > 0 ? s.absErrors.n * s.absErrors.mean : 0,
+          predictionCount: f.predictions.n,
+          predictionSum: f.predictions.sum,
+          feedbackCount: f.absErrors.n,
+          absErrorSum: f.absErrors.sum,
         });
       }
       return out;
     },
     stats() {
-      return stats.snapshot().map((s) => ({
+      return snapshotOf(evidence().stats).map((s) => ({
         version: s.version,
         requests: s.requests,
         errors: s.errors,
@@ -53,7 +55,7 @@ export function experimentsFacts(options: ExperimentsSourceOptions): Experiments
       if (candidate === null) {
         return { verdict: 'none', reason: `No candidate: nothing to compare.${manual}` };
       }
-      const v = analyse(stats, { candidate, production }, thresholds, Date.now());
+      const v = analyse(evidence().stats, { candidate, production }, thresholds, Date.now());
       return { verdict: v.decision, reason: `${v.reasons.join('; ')}.${manual}` };
     },
   };

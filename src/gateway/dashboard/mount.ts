@@ -5,6 +5,7 @@ import type { Experiments } from '../experiments/experiments.js';
 import type { Gateway } from '../server.js';
 import { Dashboard, type DashboardOptions } from './index.js';
 import { experimentsFacts } from './experiments-source.js';
+import type { PeerGatewayView } from './api-types.js';
 import type { ExperimentsFacts, GatewayFacts } from './overview.js';
 
 export interface MountOptions {
@@ -51,7 +52,7 @@ function lazyExperimentsFacts(source: Experiments | (() => Experiments | null)):
     const experiments = typeof source === 'function' ? source() : source;
     if (!experiments) return null;
     facts = experimentsFacts({
-      stats: experiments.stats,
+      evidence: () => experiments.evidence(),
       thresholds: experiments.analysis.thresholds,
       automatic: experiments.analysis.intervalMs > 0,
     });
@@ -65,12 +66,30 @@ function lazyExperimentsFacts(source: Experiments | (() => Experiments | null)):
   };
 }
 
+/** The other live gateways, as the experiment layer last read their figures files. */
+function peersOf(source: Experiments | (() => Experiments | null)): () => PeerGatewayView[] {
+  return () => {
+    const experiments = typeof source === 'function' ? source() : source;
+    return (experiments?.peers.peers ?? []).map((p) => ({
+      id: p.gateway,
+      host: p.host,
+      age_s: p.ageMs / 1000,
+      replicas: p.replicas,
+    }));
+  };
+}
+
 /** Adds `/`, `/dashboard` and `/dashboard/...` to the gateway and starts sampling; stops with it. */
 export function mountDashboard(gateway: Gateway, options: MountOptions = {}): Dashboard {
   const dashboard = new Dashboard({
     registryDir: gateway.config.registry,
     gateway: gatewayFacts(gateway),
-    ...(options.experiments ? { experiments: lazyExperimentsFacts(options.experiments) } : {}),
+    ...(options.experiments
+      ? {
+          experiments: lazyExperimentsFacts(options.experiments),
+          peers: peersOf(options.experiments),
+        }
+      : {}),
     ...options.dashboard,
   });
   if (dashboard.missing.length > 0) {

@@ -8,8 +8,7 @@ import { describeOrigin } from '../../registry/origin.js';
 import { readRouting } from '../../registry/routing.js';
 import { Registry } from '../../registry/registry.js';
 import type { AliasChange, AliasState, Manifest } from '../../registry/types.js';
-import { pidAlive, readState, type StackState } from '../../local/state.js';
-import { statePath } from '../../local/paths.js';
+import { pidAlive, readState, stackStatePath, type StackState } from '../../registry/stack-state.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import type {
   AliasChangeView,
@@ -17,6 +16,7 @@ import type {
   AnalysisView,
   GatewayView,
   Overview,
+  PeerGatewayView,
   ReplicaState,
   ReplicaView,
   RoutingView,
@@ -67,6 +67,8 @@ export interface ExperimentsFacts {
 export interface DashboardSources {
   readonly registryDir: string;
   gateway(): GatewayFacts;
+  /** The other live gateways on the registry (their published figures files); none when absent. */
+  peers?(): readonly PeerGatewayView[];
   readonly experiments?: ExperimentsFacts;
   /** The local stack's state file; defaults to the one `flywheel up` writes in the registry folder. */
   readonly stackStateFile?: string;
@@ -109,7 +111,7 @@ export class OverviewBuilder {
     this.#sources = sources;
     this.#registry = new Registry(sources.registryDir);
     this.#sampler = new Sampler(sampler);
-    this.#stackFile = sources.stackStateFile ?? statePath(sources.registryDir);
+    this.#stackFile = sources.stackStateFile ?? stackStatePath(sources.registryDir);
   }
 
   /** Starts sampling; the timer does not keep the process alive. */
@@ -194,6 +196,7 @@ export class OverviewBuilder {
       gateway,
       replicas,
       stack: files.stack,
+      peers: this.#peers(problems),
       registry: {
         production: aliases?.production ?? null,
         candidate: aliases?.candidate ?? null,
@@ -205,6 +208,15 @@ export class OverviewBuilder {
       series: this.#sampler.series(since, aliasOf),
       problems,
     };
+  }
+
+  #peers(problems: string[]): readonly PeerGatewayView[] {
+    try {
+      return this.#sources.peers?.() ?? [];
+    } catch (err) {
+      problems.push(`other gateways: ${errorText(err)}`);
+      return [];
+    }
   }
 
   /** The registry, routing and stack files, read at most once per FILE_CACHE_MS for all pages. */

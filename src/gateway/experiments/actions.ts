@@ -10,6 +10,8 @@ export interface DecisionInfo {
   readonly by: string;
   readonly reason: string;
   readonly evidence?: Readonly<Record<string, unknown>>;
+  /** Runs under the registry lock before the change: the analysis's lease check. */
+  readonly guard?: () => Promise<void>;
 }
 
 async function currentCandidate(registry: Registry, expected: string | undefined): Promise<AliasState> {
@@ -17,9 +19,8 @@ async function currentCandidate(registry: Registry, expected: string | undefined
   if (aliases.candidate === null) {
     throw new FlywheelError('FLY_ERR_NO_CANDIDATE', 'there is no candidate version to decide on');
   }
-  // Checked just before the change (the registry's alias operations take its lock themselves): a
-  // decision about one candidate must not land on a newer one a trainer published meanwhile. (Clearing
-  // the candidate has no compare-and-set in the registry yet: the window is the milliseconds between.)
+  // Checked here for a clear message; the registry checks again under its lock (compare-and-set), so a
+  // decision about one candidate never lands on a newer one a trainer published meanwhile.
   if (expected !== undefined && aliases.candidate !== expected) {
     throw new FlywheelError(
       'FLY_ERR_ALIAS',
@@ -38,15 +39,19 @@ export async function promoteCandidate(registry: Registry, info: DecisionInfo): 
     reason: info.reason,
     expectProduction: production,
     ...(info.evidence ? { evidence: info.evidence } : {}),
+    ...(info.guard ? { guard: info.guard } : {}),
   });
 }
 
 /** The candidate is dropped: all traffic goes to production. Recorded in the alias history. */
 export async function rollbackCandidate(registry: Registry, info: DecisionInfo): Promise<AliasState> {
-  await currentCandidate(registry, info.expected);
+  const { candidate } = await currentCandidate(registry, info.expected);
+  // Compare-and-set on the candidate: refused if a trainer published another one meanwhile.
   return registry.setAlias('candidate', null, {
     by: info.by,
     reason: info.reason,
+    expect: candidate,
     ...(info.evidence ? { evidence: info.evidence } : {}),
+    ...(info.guard ? { guard: info.guard } : {}),
   });
 }

@@ -1,8 +1,10 @@
 // The automated canary analysis: a pure verdict from the per-version figures and the thresholds, and
-// the loop that applies it (promote or roll back) and records its figures in the alias history.
+// the loop that applies it (promote or roll back) and records its figures in the alias history. With
+// several gateways the loop reads the merge of all live gateways' figures and acts only while this
+// gateway holds the analysis lease (src/registry/lease.ts), so one decision is made per candidate.
 import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
-import { compareVersions, type Comparison, type ExperimentStats } from './stats.js';
+import { compareVersions, type Comparison, type StatsView } from './stats.js';
 
 export interface Thresholds {
   readonly minRequests: number;
@@ -46,7 +48,7 @@ const fmt = (x: number | null, digits = 3) => (x === null ? 'n/a' : x.toFixed(di
  * does not kill a good model); promote when every check passes; otherwise wait for more evidence.
  */
 export function analyse(
-  stats: ExperimentStats,
+  stats: StatsView,
   versions: { candidate: string; production: string },
   thresholds: Thresholds,
   now: number,
@@ -119,8 +121,17 @@ export function analyse(
   };
 }
 
-/** What the loop needs from the gateway: the current versions and the two actions. */
+/** The figures a decision rests on: the merge of every live gateway's, and which gateways those are. */
+export interface Evidence {
+  readonly stats: StatsView;
+  readonly gateways: readonly string[];
+}
+
+/** What the loop needs from the gateway: the figures, the lease, the current versions and the actions. */
 export interface AnalysisTarget {
+  evidence(): Evidence;
+  /** True while this gateway may decide (it holds the analysis lease). */
+  mayAct(): boolean;
   /** Candidate and production now, or null when there is nothing to analyse (no candidate, routing off). */
   current(): { candidate: string; production: string } | null;
   promote(expected: string, evidence: Record<string, unknown>, reason: string): Promise<void>;
@@ -134,6 +145,8 @@ export interface DecisionRecord {
   readonly production: string;
   readonly reasons: readonly string[];
   readonly comparison: Comparison | null;
+  /** The gateways whose figures were merged for it. */
+  readonly gateways: readonly string[];
   readonly ok: boolean;
   readonly error?: string;
 }
@@ -143,7 +156,7 @@ export interface DecisionRecord {
  * Runs are never concurrent: the next one is scheduled when the last has finished.
  */
 export class AnalysisLoop {
-  readonly #stats: ExperimentStats;
+  readonly #gateway: string;
   readonly #target: AnalysisTarget;
   readonly #thresholds: Thresholds;
   readonly #intervalMs: number;
@@ -155,13 +168,14 @@ export class AnalysisLoop {
   readonly decisions: DecisionRecord[] = [];
 
   constructor(options: {
-    stats: ExperimentStats;
+    /** This gateway's id, recorded with every decision it makes. */
+    gateway: string;
     target: AnalysisTarget;
     thresholds: Thresholds;
     intervalMs: number;
     log: Logger;
   }) {
-    this.#stats = options.stats;
+    this.#gateway = options.gateway;
     this.#target = options.target;
     this.#thresholds = options.thresholds;
     this.#intervalMs = options.intervalMs;
@@ -199,9 +213,12 @@ export class AnalysisLoop {
   }
 
   async #run(): Promise<Verdict | null> {
+    // Only the lease holder decides; the others answer reports from the same merged figures.
+    if (!this.#target.mayAct()) return null;
     const versions = this.#target.current();
     if (versions === null) return null;
-    const verdict = analyse(this.#stats, versions, this.#thresholds, Date.now());
+    const { stats, gateways } = this.#target.evidence();
+    const verdict = analyse(stats, versions, this.#thresholds, Date.now());
     this.last = verdict;
     if (verdict.decision === 'wait') {
       this.#log.debug({ ...versions, reasons: verdict.reasons }, 'canary analysis: waiting');
@@ -213,9 +230,12 @@ export class AnalysisLoop {
       observed_ms: verdict.observed_ms,
       thresholds: this.#thresholds,
       comparison: verdict.comparison,
+      // Which gateway decided, on the figures of which gateways (the merge it read).
+      gateway: this.#gateway,
+      merged: { gateways, count: gateways.length },
     };
     const reason = `canary analysis: ${verdict.decision} (${verdict.reasons.join('; ')})`;
-    const record = { at: new Date().toISOString(), decision: verdict.decision, ...versions };
+    const record = { at: new Date().toISOString(), decision: verdict.decision, ...versions, gateways };
     try {
       if (verdict.decision === 'promote') await this.#target.promote(versions.candidate, evidence, reason);
       else await this.#target.rollback(versions.candidate, evidence, reason);

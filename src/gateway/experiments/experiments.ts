@@ -1,23 +1,27 @@
 // The gateway's experiment layer: which version answers each request (from the routing state and the
-// aliases in the registry), what each version did (stats, prediction log), feedback, the analysis loop
-// (its HTTP routes are in routes.ts). The proxy calls `route()` before forwarding a /predict and `observe()` after;
-// everything else here runs off the hot path.
+// aliases in the registry), what each version did (stats, prediction log), feedback, the figures shared
+// with the other gateways (peers.ts), the analysis lease and loop (its HTTP routes are in routes.ts).
+// The proxy calls `route()` before forwarding a /predict and `observe()` after; everything else here
+// runs off the hot path.
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { FeedbackStore } from '../../registry/feedback.js';
 import type { DriftMonitor } from '../drift/monitor.js';
 import { FeedbackPruner, registerFeedbackMetrics } from './feedback-upkeep.js';
+import type { Lease } from '../../registry/lease.js';
 import { Registry } from '../../registry/registry.js';
 import { DEFAULT_ROUTING, readRouting, type RoutingState } from '../../registry/routing.js';
 import type { AliasState } from '../../registry/types.js';
 import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
-import { AnalysisLoop, analyse, thresholdsFromConfig, type Thresholds } from './analysis.js';
 import { featuresFromBody } from './body.js';
+import { AnalysisLoop, analyse, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
+import type { PeerDescription, Peers } from './peers.js';
+import { SharedFigures } from './shared.js';
 import { pickVersion } from './router.js';
-import { compareVersions, ExperimentStats } from './stats.js';
+import { compareVersions, ExperimentStats, snapshotOf, type Column } from './stats.js';
 
 /** What the proxy does with one /predict. */
 export interface Route {
@@ -45,6 +49,8 @@ export interface Observed {
   /** The answer's `x-flywheel-features`, raw (see `parseFeatureList` in body.ts); undefined when none. */
   readonly features: string | undefined;
   readonly shadow?: boolean;
+  /** The client chose the version itself (`x-model-version`): its own column, never the comparison. */
+  readonly pinned?: boolean;
 }
 
 export interface ExperimentsOptions {
@@ -53,6 +59,8 @@ export interface ExperimentsOptions {
   readonly metrics: MetricsRegistry;
   /** Thresholds override (tests); default from config. */
   readonly thresholds?: Thresholds;
+  /** What this gateway balances, published beside its figures for the other gateways' dashboards. */
+  readonly describe?: () => PeerDescription;
 }
 
 export class Experiments {
@@ -62,6 +70,8 @@ export class Experiments {
   /** Counts each successful single-row /predict for drift (src/gateway/drift), once attached. */
   drift: DriftMonitor | null = null;
   readonly pruner: FeedbackPruner;
+  /** The other gateways' figures, this one's published for them, and the analysis lease. */
+  readonly shared: SharedFigures;
   readonly #registry: Registry;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
@@ -80,7 +90,13 @@ export class Experiments {
   private constructor(options: ExperimentsOptions, feedback: FeedbackStore) {
     this.#config = options.config;
     this.#log = options.log;
-    this.#registry = new Registry(options.config.registry);
+    // A registry lock left by a gateway that hangs (SIGSTOP, a stalled mount) is broken after the lease's
+    // renew deadline rather than the default 10 s: otherwise a paused holder caught inside the lock would
+    // hold every other gateway up for longer than the lease itself. Holders keep the lock for
+    // milliseconds, and one whose lock was broken notices before it commits (lock.ts).
+    this.#registry = new Registry(options.config.registry, {
+      lockStaleMs: Math.min(10_000, options.config.leaseRenewDeadline),
+    });
     this.by = `gateway:${options.config.gatewayId}`;
     this.feedback = feedback;
     this.pruner = new FeedbackPruner({
@@ -90,12 +106,28 @@ export class Experiments {
       log: options.log,
     });
     this.stats = new ExperimentStats({ registry: options.metrics });
-    this.analysis = new AnalysisLoop({
+    const config = options.config;
+    this.shared = new SharedFigures({
+      config,
+      registry: this.#registry,
       stats: this.stats,
+      log: options.log,
+      // What it balances, and its drift counts (plain bin counts that merge by addition) once attached.
+      describe: () => {
+        const d = options.describe?.() ?? { replicas: [] };
+        return this.drift === null ? d : { ...d, drift: this.drift.snapshot() };
+      },
+    });
+    const lease = this.lease;
+    const guard = lease ? () => lease.guard() : undefined;
+    this.analysis = new AnalysisLoop({
+      gateway: config.gatewayId,
       thresholds: options.thresholds ?? thresholdsFromConfig(options.config),
       intervalMs: options.config.analysisInterval,
       log: options.log,
       target: {
+        evidence: () => this.evidence(),
+        mayAct: () => lease?.isLeading() ?? false,
         current: () => {
           const { production, candidate } = this.#aliases;
           if (this.#routing.mode === 'off' || candidate === null || production === null) return null;
@@ -108,6 +140,7 @@ export class Experiments {
               by: `analysis:${this.by}`,
               reason,
               evidence,
+              ...(guard ? { guard } : {}),
             }),
           );
         },
@@ -118,6 +151,7 @@ export class Experiments {
               by: `analysis:${this.by}`,
               reason,
               evidence,
+              ...(guard ? { guard } : {}),
             }),
           );
         },
@@ -165,6 +199,7 @@ export class Experiments {
       ex.#routingTimer.unref();
     };
     tick();
+    await ex.shared.start();
     ex.analysis.start();
     options.log.info(
       {
@@ -172,6 +207,7 @@ export class Experiments {
         aliases: { production: ex.#aliases.production, candidate: ex.#aliases.candidate },
         feedbackFile: feedback.currentFile,
         analysisIntervalMs: config.analysisInterval,
+        peers: ex.peers.peers.map((p) => p.gateway),
         admin: config.adminToken !== undefined,
       },
       'experiments ready',
@@ -256,11 +292,14 @@ export class Experiments {
     const prediction = o.status === 200 ? o.prediction : NaN;
     // Plain object literals of one shape (no spreads): this runs once per /predict.
     const shadow = o.shadow === true;
-    this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, shadow });
+    const kind: Column = shadow ? 'shadow' : o.pinned === true ? 'pinned' : 'served';
+    this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, kind });
     // Input: the backend's x-flywheel-features header (the row the model used, no body parse here).
     if (this.drift !== null && Number.isFinite(prediction) && o.features !== undefined)
       this.drift.observe(version, o.features, prediction);
-    if (Number.isFinite(prediction) && o.requestBody !== '') {
+    // A pinned prediction is not logged for the join: the log has no column for it yet, and its
+    // feedback must not reach the served column's error (a client could vote for the version it pins).
+    if (kind !== 'pinned' && Number.isFinite(prediction) && o.requestBody !== '') {
       // The body, not x-flywheel-features: the log keeps features by name, and the header has values only
       // (the names are the answering version's schema, which drift already loads: reuse it to switch).
       const features = featuresFromBody(o.requestBody);
@@ -270,25 +309,46 @@ export class Experiments {
     }
   }
 
-  /** JSON of GET /experiments: the split, the versions' figures, the comparison and verdict. */
+  /** The other live gateways, as last read from their figures files. */
+  get peers(): Peers {
+    return this.shared.peers;
+  }
+
+  /** The analysis lease; null when this gateway never decides (--analysis-interval 0). */
+  get lease(): Lease | null {
+    return this.shared.lease;
+  }
+
+  /** The merge of every live gateway's figures (see shared.ts). */
+  evidence(): Evidence {
+    return this.shared.evidence();
+  }
+
+  /**
+   * JSON of GET /experiments: the split, the versions' figures merged over every live gateway, the
+   * comparison and verdict (the same on every gateway, up to one publish interval), the lease.
+   */
   report(): Record<string, unknown> {
     const { production, candidate } = this.#aliases;
     const thresholds = this.analysis.thresholds;
-    const c = candidate ? this.stats.get(candidate) : undefined;
-    const p = production ? this.stats.get(production) : undefined;
+    const { stats, gateways } = this.evidence();
+    const c = candidate ? stats.get(candidate) : undefined;
+    const p = production ? stats.get(production) : undefined;
     const verdict =
-      candidate && production ? analyse(this.stats, { candidate, production }, thresholds, Date.now()) : null;
+      candidate && production ? analyse(stats, { candidate, production }, thresholds, Date.now()) : null;
     return {
       gateway: this.#config.gatewayId,
+      merged: { gateways, count: gateways.length },
       routing: this.publicRouting(),
       aliases: { production, candidate },
-      versions: this.stats.snapshot(),
+      versions: snapshotOf(stats),
       comparison: c && p ? compareVersions(c, p) : null,
       verdict: verdict ? { decision: verdict.decision, reasons: verdict.reasons } : null,
       analysis: {
         interval_ms: this.analysis.intervalMs,
         automatic: this.analysis.intervalMs > 0,
         thresholds,
+        lease: { holder: this.lease?.holder ?? null, leading: this.lease?.isLeading() ?? false },
         decisions: this.analysis.decisions,
       },
       feedback: { file: this.feedback.currentFile, ...this.feedback.counts },
@@ -344,6 +404,7 @@ export class Experiments {
     this.#routingTimer = null;
     await this.analysis.stop();
     await this.pruner.stop();
+    await this.shared.stop();
     await this.#watcher?.close();
     await this.feedback.close();
   }

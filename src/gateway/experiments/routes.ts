@@ -141,7 +141,9 @@ export class ExperimentRoutes {
     const parsed = parseJsonBody(body);
     const accepted = await this.#ex.feedback.recordFeedback(parsed);
     for (const f of accepted) {
-      for (const p of f.predictions) this.#ex.stats.observeFeedback(p.version, p.prediction, f.actual);
+      for (const p of f.predictions) {
+        this.#ex.stats.observeFeedback(p.version, p.prediction, f.actual, p.shadow ? 'shadow' : 'served');
+      }
     }
     return {
       status: 200,
@@ -181,11 +183,13 @@ export class ExperimentRoutes {
         ? parsed.reason
         : `manual ${decision} via the admin API`;
     const { production, candidate } = await this.#registry.readAliases();
-    const c = candidate ? this.#ex.stats.get(candidate) : undefined;
-    const p = production ? this.#ex.stats.get(production) : undefined;
+    const { stats, gateways } = this.#ex.evidence();
+    const c = candidate ? stats.get(candidate) : undefined;
+    const p = production ? stats.get(production) : undefined;
     const evidence = {
       decision,
       gateway: this.#config.gatewayId,
+      merged: { gateways, count: gateways.length },
       comparison: c && p ? compareVersions(c, p) : null,
     };
     const info = {

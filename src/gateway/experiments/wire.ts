@@ -61,7 +61,7 @@ export function predictWiring(options: {
   const observerFor =
     (route: Route): ExchangeObserver =>
     (record) => {
-      observeRecord(experiments, route, record);
+      observeRecord(experiments, route, record, false);
       if (route.shadowVersion !== null && record.status === 200 && record.requestBody !== null) {
         shadow.send(route.shadowVersion, record.requestId, record.requestBody);
       }
@@ -72,8 +72,16 @@ export function predictWiring(options: {
     observer: observerFor(PLAIN_ROUTE),
     rewrite: null,
   });
+  // The client chose the version: forwarded as asked, counted in the version's pinned column only.
+  const pinned: ForwardPlan = Object.freeze({
+    balancer,
+    headers: null,
+    observer: (record: ExchangeRecord) => observeRecord(experiments, PLAIN_ROUTE, record, true),
+    rewrite: null,
+  });
   const planner: Planner = (req, body) => {
-    if (!experiments.active || clientChoseVersion(req)) return plan;
+    if (clientChoseVersion(req)) return pinned;
+    if (!experiments.active) return plan;
     const userId = experiments.needsUserId ? (userIdHeader(req) ?? userIdOf(toText(body))) : undefined;
     const route = experiments.route(userId);
     if (route.version === null && route.shadowVersion === null) return plan;
@@ -91,11 +99,17 @@ export function predictWiring(options: {
   return { plan, planner };
 }
 
-function observeRecord(experiments: Experiments, route: Route, record: ExchangeRecord): void {
+function observeRecord(
+  experiments: Experiments,
+  route: Route,
+  record: ExchangeRecord,
+  pinned: boolean,
+): void {
   const ok = record.status === 200;
   experiments.observe({
     requestId: record.requestId,
     route,
+    pinned,
     answeredBy: record.answeredBy ?? undefined,
     // A gateway-made error (no replica answered) has no response headers.
     status: record.responseHeaders === null && record.status >= 500 ? 0 : record.status,
@@ -238,6 +252,9 @@ export async function attachExperiments(seam: GatewaySeam): Promise<Experiments>
     config: seam.config,
     log: seam.log.child({ component: 'experiments' }),
     metrics: seam.metricsRegistry,
+    describe: () => ({
+      replicas: seam.balancer.stats().replicas.map((r) => ({ url: r.url, state: r.state })),
+    }),
   });
   const { plan, planner } = predictWiring({
     experiments,

@@ -1,8 +1,7 @@
 // Version routing, feedback and the automated canary analysis end to end, with real processes: the
 // `flywheel` executable as trainer, two backends and up to three gateways on one registry folder in a
 // temp dir. Requests carry rows of the seed's synthetic data, so feedback has a true target.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool, request } from 'undici';
@@ -10,153 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCsv } from '../../../src/trainer/data/csv.js';
 import { generateSynthetic } from '../../../src/trainer/data/synthetic.js';
 import { Rng } from '../../../src/model/random.js';
-import type { Dataset } from '../../../src/model/types.js';
 import { LAB_PREDICT_BODY, startLoad } from '../../helpers/load.js';
-import { freePort } from '../../helpers/ports.js';
-import { CLI, cleanEnv, runCli } from '../../helpers/stack.js';
 import { waitFor } from '../../helpers/wait.js';
-
-const TOKEN = 'e2e-admin-token';
-
-interface Proc {
-  readonly url: string;
-  readonly port: number;
-  readonly proc: ChildProcess;
-  logs(): string;
-  stop(): Promise<void>;
-}
-
-async function startRole(args: string[]): Promise<Proc> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, ...args, '--host', '127.0.0.1', '--port', String(port)], {
-    env: cleanEnv(),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let logs = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
-    logs = (logs + c).slice(-200_000);
-  });
-  let exited = false;
-  const gone = new Promise<void>((resolve) =>
-    proc.once('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`flywheel ${args[0]} exited:\n${logs}`);
-      const res = await request(`${url}/v2/health/ready`);
-      await res.body.dump();
-      return res.statusCode === 200;
-    },
-    { timeoutMs: 20_000, what: `flywheel ${args[0]} on ${port} to be ready` },
-  );
-  return {
-    url,
-    port,
-    proc,
-    logs: () => logs,
-    stop: async () => {
-      if (exited) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function call(
-  base: string,
-  method: 'GET' | 'PUT' | 'POST',
-  route: string,
-  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
-): Promise<{
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  json: Record<string, unknown>;
-}> {
-  const res = await request(`${base}${route}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-      ...options.headers,
-    },
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await res.body.text();
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-  };
-}
-
-/** Row i of a data set as a /predict body. */
-function rowBody(ds: Dataset, i: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const body: Record<string, unknown> = { ...extra };
-  ds.featureNames.forEach((name, j) => (body[name] = ds.columns[j][i]));
-  return body;
-}
-
-interface Answer {
-  readonly status: number;
-  readonly version: string;
-  readonly requestId: string;
-  readonly body: Record<string, unknown>;
-}
-
-async function predict(pool: Pool, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await pool.request({
-    path: '/predict',
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.body.json()) as Record<string, unknown>;
-  return {
-    status: res.statusCode,
-    version: String(res.headers['x-model-version']),
-    requestId: String(res.headers['x-request-id']),
-    body: json,
-  } satisfies Answer;
-}
-
-async function aliases(registry: string): Promise<{ production: string | null; candidate: string | null }> {
-  return JSON.parse(await readFile(path.join(registry, 'aliases.json'), 'utf8')) as {
-    production: string | null;
-    candidate: string | null;
-  };
-}
-
-async function storedFeedbackLines(registry: string): Promise<number> {
-  const dir = path.join(registry, 'feedback');
-  let n = 0;
-  for (const name of await readdir(dir)) {
-    const text = await readFile(path.join(dir, name), 'utf8');
-    n += text.split('\n').filter((l) => l.includes('"type":"feedback"')).length;
-  }
-  return n;
-}
-
-async function train(registry: string, args: string[]): Promise<string> {
-  const r = await runCli([
-    'train',
-    '--registry',
-    registry,
-    '--trees',
-    '20',
-    '--json',
-    '--log-level',
-    'warn',
-    ...args,
-  ]);
-  if (r.code !== 0) throw new Error(`flywheel train failed: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { version: string }).version;
-}
+import {
+  aliases,
+  call,
+  predict,
+  rowBody,
+  startRole,
+  storedFeedbackLines,
+  TOKEN,
+  train,
+  type Proc,
+} from './procs.js';
 
 let registry: string;
 let production: string;
@@ -222,6 +87,32 @@ async function setTraffic(gateway: Proc, mode: string, weight: number): Promise<
         { timeoutMs: 5000, what: `${g.url} to apply ${mode} ${weight}` },
       ),
     ),
+  );
+}
+
+/** Feedback count and error sum per version, as every gateway reports them once they agree. */
+async function settledFeedback(): Promise<Map<string, { count: number; sum: number }>> {
+  const read = async (g: Proc) => {
+    const e = await call(g.url, 'GET', '/experiments');
+    const versions = e.json.versions as {
+      version: string;
+      feedback: { count: number; mae: number | null };
+    }[];
+    return new Map(
+      versions.map((v) => [
+        v.version,
+        { count: v.feedback.count, sum: (v.feedback.mae ?? 0) * v.feedback.count },
+      ]),
+    );
+  };
+  const same = (a: Map<string, { count: number }>, b: Map<string, { count: number }>) =>
+    a.size === b.size && [...a].every(([k, v]) => b.get(k)?.count === v.count);
+  return waitFor(
+    async () => {
+      const views = await Promise.all(gateways.map(read));
+      return views.every((v) => same(v, views[0])) ? views[0] : null;
+    },
+    { timeoutMs: 10_000, what: 'the gateways to agree on the merged feedback figures' },
   );
 }
 
@@ -322,6 +213,7 @@ describe.sequential('experiments through real gateway processes', () => {
 
   it('computes per-version MAE from feedback exactly, and refuses bad feedback without storing it', async () => {
     await setTraffic(gateways[0], 'canary', 50);
+    const feedbackBefore = await settledFeedback();
     const pool = new Pool(gateways[0].url, { connections: 4 });
     const answers: { id: string; version: string; prediction: number; actual: number }[] = [];
     for (let i = 2100; i < 2160; i++) {
@@ -354,12 +246,14 @@ describe.sequential('experiments through real gateway processes', () => {
       hand[a.version].sum += Math.abs(a.prediction - a.actual);
       hand[a.version].n += 1;
     }
-    const report = await call(g2, 'GET', '/experiments');
-    const versions = report.json.versions as { version: string; feedback: { count: number; mae: number } }[];
+    // Every gateway answers with the merge of all: g2's figures are its own feedback plus what g1 had
+    // (the shadow test's), so the check is on what this test added, once g1 and g2 agree.
+    const after = await settledFeedback();
     for (const [version, h] of Object.entries(hand)) {
-      const v = versions.find((x) => x.version === version)!;
-      expect(v.feedback.count).toBe(h.n);
-      expect(v.feedback.mae).toBeCloseTo(h.sum / h.n, 9);
+      const now = after.get(version)!;
+      const was = feedbackBefore.get(version) ?? { count: 0, sum: 0 };
+      expect(now.count - was.count).toBe(h.n);
+      expect((now.sum - was.sum) / h.n).toBeCloseTo(h.sum / h.n, 9);
     }
     expect(Object.keys(hand).sort()).toEqual([production, candidate].sort());
 

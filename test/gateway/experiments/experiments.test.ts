@@ -27,7 +27,14 @@ const thresholds = {
 async function start(gatewayId: string, withThresholds = false): Promise<Experiments> {
   const config = loadConfig(
     'gateway',
-    { registry: dir, gatewayId, analysisInterval: '0', routingPollInterval: '30ms' },
+    {
+      registry: dir,
+      gatewayId,
+      // With thresholds the loop is on (so this gateway contends for the lease) but runs only when
+      // the test calls runOnce.
+      analysisInterval: withThresholds ? '1h' : '0',
+      routingPollInterval: '30ms',
+    },
     {},
   );
   const ex = await Experiments.start({
@@ -37,6 +44,7 @@ async function start(gatewayId: string, withThresholds = false): Promise<Experim
     ...(withThresholds ? { thresholds } : {}),
   });
   open.push(ex);
+  if (withThresholds) await until(() => ex.lease?.isLeading() === true);
   return ex;
 }
 
@@ -118,7 +126,9 @@ describe('Experiments.route', () => {
       { version: prod, prediction: 10, shadow: false },
       { version: cand, prediction: 12, shadow: true },
     ]);
-    expect(ex.stats.get(cand)!.shadowRequests).toBe(1);
+    expect(ex.stats.get(cand)!.shadow.requests).toBe(1);
+    // A shadow answer is no evidence for the canary comparison.
+    expect(ex.stats.get(cand)!.served.requests).toBe(0);
   });
 
   it('counts a failed answer as an error of the version it was routed to', async () => {

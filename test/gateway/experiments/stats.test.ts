@@ -33,7 +33,8 @@ describe('ExperimentStats', () => {
       stats.observe('v1', { latencyMs: ms, error: false, prediction: p });
     }
     stats.observe('v1', { latencyMs: 50, error: true });
-    stats.observe('v2', { latencyMs: 3, error: false, prediction: 10, shadow: true });
+    stats.observe('v2', { latencyMs: 3, error: false, prediction: 10, kind: 'shadow' });
+    stats.observe('v2', { latencyMs: 4, error: true, kind: 'pinned' });
     // Hand computation: errors 1 − 1.5 = −0.5, 2 − 1 = 1, 3 − 5 = −2 → MAE 3.5/3, RMSE √(5.25/3).
     stats.observeFeedback('v1', 1, 1.5);
     stats.observeFeedback('v1', 2, 1);
@@ -42,18 +43,24 @@ describe('ExperimentStats', () => {
     expect(v1.requests).toBe(4);
     expect(v1.errors).toBe(1);
     expect(v1.errorRate).toBe(0.25);
-    expect(v1.predictions.mean).toBeCloseTo(2, 12);
-    expect(v1.predictions.stddev).toBeCloseTo(1, 12);
+    expect(v1.served.predictions.mean).toBeCloseTo(2, 12);
+    expect(v1.served.predictions.stddev).toBeCloseTo(1, 12);
     expect(v1.mae).toBeCloseTo(3.5 / 3, 12);
     expect(v1.rmse).toBeCloseTo(Math.sqrt(5.25 / 3), 12);
     const snap = stats.snapshot();
     expect(snap.map((s) => s.version)).toEqual(['v1', 'v2']);
     expect(snap[1].shadow_requests).toBe(1);
+    expect(snap[1].pinned_requests).toBe(1);
+    // Neither a shadow copy nor a pinned request is in the served column the comparison reads.
+    expect(snap[1].requests).toBe(0);
+    expect(snap[1].errors).toBe(0);
+    expect(snap[1].pinned.errors).toBe(1);
     expect(snap[0].feedback).toEqual({ count: 3, mae: v1.mae, rmse: v1.rmse });
 
     const text = await registry.metrics();
     expect(text).toContain('flywheel_version_requests_total{version="v1",kind="served"} 4');
     expect(text).toContain('flywheel_version_requests_total{version="v2",kind="shadow"} 1');
+    expect(text).toContain('flywheel_version_requests_total{version="v2",kind="pinned"} 1');
     expect(text).toContain('flywheel_version_errors_total{version="v1"} 1');
     expect(text).toMatch(/flywheel_version_mae\{version="v1"\} 1\.1666/);
     expect(text).toContain('flywheel_version_latency_seconds_count{version="v1"} 4');

@@ -123,6 +123,42 @@ export function renderSystem(ov: Overview, now: number): void {
       }),
     );
   }
+  // Other gateways on the registry (Kubernetes: the other pods), and replicas only they balance.
+  const known = new Set(ov.replicas.map((r) => r.url));
+  for (const peer of ov.peers) {
+    rows.push(
+      systemRow({
+        id: `gateway:${peer.id}`,
+        name: peer.id,
+        kind: 'gateway',
+        state: [badge('live', 'ok', `on ${peer.host}; figures ${fmt.num(peer.age_s, 1)} s old`)],
+        pid: null,
+        port: null,
+        restarts: null,
+        age: null,
+        inFlight: null,
+        rps: null,
+      }),
+    );
+    for (const r of peer.replicas) {
+      if (known.has(r.url)) continue;
+      known.add(r.url);
+      rows.push(
+        systemRow({
+          id: r.url,
+          name: r.url,
+          kind: `backend (via ${peer.id})`,
+          state: [badge(r.state, r.state === 'healthy' ? 'ok' : 'warn')],
+          pid: null,
+          port: portOf(r.url),
+          restarts: null,
+          age: null,
+          inFlight: null,
+          rps: null,
+        }),
+      );
+    }
+  }
   for (const c of components) {
     if (used.has(c)) continue;
     rows.push(
