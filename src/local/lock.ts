@@ -6,10 +6,10 @@
 // lock) and moves the stale file aside with rename, as the registry lock does: two stacks started after
 // a crash take turns, the second finds the first's live pid and stops. A plain first start (no lock
 // file) needs no registry lock: its exclusive create cannot replace anything.
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FlywheelError } from '../errors.js';
-import { errnoCode, uniqueSuffix } from '../registry/fs.js';
+import { createWhole, errnoCode, uniqueSuffix } from '../registry/fs.js';
 import { Registry } from '../registry/registry.js';
 import { pidAlive } from './state.js';
 
@@ -53,31 +53,9 @@ export async function acquireUpLock(file: string, registry: string): Promise<UpL
   return held;
 }
 
-/**
- * Creates the lock file with its content in one step (a temp file hard-linked to the name, as the
- * registry lock does), so a stack judging the holder never reads an empty file and takes it for stale.
- * Filesystems without hard links fall back to an exclusive create. False when the file exists.
- */
-async function tryCreate(file: string, content: string): Promise<boolean> {
-  const tmp = `${file}.${uniqueSuffix()}.tmp`;
-  await writeFile(tmp, content, { flag: 'wx' });
-  try {
-    await link(tmp, file);
-    return true;
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-  try {
-    await writeFile(file, content, { flag: 'wx' });
-    return true;
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw err;
-    return false;
-  }
+/** Creates the lock file whole, as the registry lock does, so a stack judging the holder never reads an empty file and takes it for stale. */
+function tryCreate(file: string, content: string): Promise<boolean> {
+  return createWhole(file, content, `${file}.${uniqueSuffix()}.tmp`);
 }
 
 async function holderPid(file: string): Promise<number | null> {

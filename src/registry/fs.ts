@@ -3,7 +3,7 @@
 // that crashes and comes back) sees the old file or the new one, never a torn one. Everything that
 // writes into the registry folder (versions, aliases, routing state, feedback) goes through here.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Node's errors carry an errno-style `code`; this narrows `unknown` to one. */
@@ -87,4 +87,31 @@ export async function writeFileAtomic(
 /** Removes a file or folder tree; missing is fine. */
 export async function removeTree(target: string): Promise<void> {
   await rm(target, { recursive: true, force: true, maxRetries: 2 });
+}
+
+/**
+ * Creates `file` with its content in one step, for lock files: the content goes to `tmp` (a unique
+ * name on the same filesystem) and is hard-linked to the name (link fails if the name exists,
+ * atomically, on NFS as on a local disk), so no process ever sees, or dies leaving, an empty file.
+ * Filesystems without hard links fall back to O_EXCL create-then-write. False when the file exists.
+ */
+export async function createWhole(file: string, content: string, tmp: string): Promise<boolean> {
+  await writeFile(tmp, content, { flag: 'wx' });
+  try {
+    await link(tmp, file);
+    return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  try {
+    await writeFile(file, content, { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw err;
+  }
 }

@@ -9,12 +9,12 @@
 // `assertHeld()` before it commits and retries, so no update is lost; only the microseconds between
 // that check and the holder's rename remain exposed, and only after a holder has crashed.
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlywheelError } from '../errors.js';
-import { errnoCode, uniqueSuffix } from './fs.js';
+import { createWhole, errnoCode, uniqueSuffix } from './fs.js';
 
 export interface LockOptions {
   /** A lock file older than this is taken to be left by a dead process. */
@@ -98,32 +98,9 @@ export class FileLock {
     }
   }
 
-  /**
-   * Creates the lock file with its content in one step: the content is written to a temp file and
-   * hard-linked to the lock name (link fails if the name exists, atomically, on NFS as on a local
-   * disk), so no process ever sees, or dies leaving, an empty lock. Filesystems without hard links
-   * fall back to O_EXCL create-then-write. False when the lock is held.
-   */
-  async #tryCreate(body: string): Promise<boolean> {
-    const tmp = path.join(this.#tmpDir, `lock-${uniqueSuffix()}`);
-    await writeFile(tmp, body, { flag: 'wx' });
-    try {
-      await link(tmp, this.#file);
-      return true;
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'EEXIST') return false;
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-    try {
-      await writeFile(this.#file, body, { flag: 'wx' });
-      return true;
-    } catch (err) {
-      if (errnoCode(err) === 'EEXIST') return false;
-      throw err;
-    }
+  /** Creates the lock file whole (see createWhole); false when the lock is held. */
+  #tryCreate(body: string): Promise<boolean> {
+    return createWhole(this.#file, body, path.join(this.#tmpDir, `lock-${uniqueSuffix()}`));
   }
 
   /** Throws when the lock was broken by another process (it judged us dead); the caller retries. */
