@@ -1,5 +1,6 @@
 // The backend's HTTP server: fastify with a schema on every route, errors mapped to
-// `{ error, code, details }`, per-request metrics, and routes that take their model once at the start.
+// `{ error, code, details }`, per-request metrics, health/metrics/OpenAPI routes. The lab's /predict and
+// /model-info are in predict.ts, the Open Inference Protocol paths in v2.ts.
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -8,37 +9,12 @@ import Fastify, {
 } from 'fastify';
 import { FlywheelError, isFlywheelError, type ErrorCode } from '../errors.js';
 import { parseJsonBody } from '../json-body.js';
-import { describeOrigin, originOf } from '../registry/origin.js';
-// The gateway's rule for an id that can go into a header and a JSON string as it is.
-import { isUsableRequestId } from '../gateway/headers.js';
 import { PACKAGE_VERSION } from '../version.js';
-import {
-  FEATURES_HEADER,
-  invalidFeatures,
-  MODEL_VERSION_HEADER,
-  PREDICTION_HEADER,
-  REQUEST_ID_HEADER,
-  type RouteContext,
-  type ServerOptions,
-} from './context.js';
-import type { ReadReport } from './features.js';
+import { MODEL_VERSION_HEADER, type RouteContext, type ServerOptions } from './context.js';
 import { RouteMethods } from './methods.js';
 import { OPENAPI_PATH, OpenApiCollector } from './openapi.js';
-import {
-  errorResponses,
-  liveReply,
-  modelInfoReply,
-  modelVersionHeader,
-  predictBody,
-  predictReply,
-  readyReply,
-  type BatchPredictReply,
-  type ModelInfoReply,
-  type ModelVersionHeader,
-  type PredictBody,
-  type SinglePredictReply,
-} from './schemas.js';
-import type { ServedModel } from './served-model.js';
+import { registerPredictRoutes } from './predict.js';
+import { errorResponses, liveReply, readyReply } from './schemas.js';
 import { registerV2Routes } from './v2.js';
 
 export type { ServerOptions };
@@ -163,139 +139,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerV2Routes(app, ctx);
   registerOpsRoutes(app, ctx, openapi);
   return app;
-}
-
-// ---------------------------------------------------------------- /predict and /model-info
-
-function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  // One report object for all requests: handlers run to completion without yielding.
-  const report: ReadReport = { problems: undefined, warnings: undefined };
-
-  app.post<{ Body: PredictBody; Headers: ModelVersionHeader; Reply: SinglePredictReply | BatchPredictReply }>(
-    '/predict',
-    {
-      schema: {
-        summary: 'Predict for one instance or a batch (the lab’s API)',
-        tags: ['predict'],
-        headers: modelVersionHeader,
-        body: predictBody,
-        response: { 200: predictReply, ...errorResponses },
-      } as object,
-    },
-    (request, reply) => {
-      const model = ctx.pickModel(request.headers[MODEL_VERSION_HEADER]);
-      reply.header(MODEL_VERSION_HEADER, model.version);
-      const body = request.body;
-      report.problems = undefined;
-      report.warnings = undefined;
-
-      const instances = body.instances;
-      if (instances !== undefined) {
-        const answer = predictBatch(ctx, model, instances, report);
-        ctx.observe(request, reply, model.version);
-        reply.send(answer);
-        return;
-      }
-      model.reader.readObject(body, model.row, 0, report);
-      if (report.problems !== undefined) throw invalidFeatures(report.problems);
-      const y = model.predictor.predictRow(model.row);
-      ctx.metrics.countPredictions(model.version, 1);
-      const warnings = ctx.countWarnings(model, report);
-      // The gateway's join key comes back in the body (so the gateway streams the answer untouched),
-      // and what the gateway records of the answer comes in two headers it strips (no body scan).
-      const requestId = request.headers[REQUEST_ID_HEADER];
-      reply.header(PREDICTION_HEADER, String(y));
-      reply.header(FEATURES_HEADER, model.row.join(','));
-      const answer: SinglePredictReply = {
-        // Left out of the JSON when undefined.
-        request_id: typeof requestId === 'string' && isUsableRequestId(requestId) ? requestId : undefined,
-        [model.manifest.target]: y,
-        prediction: y,
-        model_version: model.version,
-        model_training_time: model.trainingTime,
-        features_used: model.reader.names,
-        host: ctx.host(),
-      };
-      if (warnings !== undefined) answer.warnings = warnings;
-      ctx.observe(request, reply, model.version);
-      reply.send(answer);
-    },
-  );
-
-  app.get<{ Headers: ModelVersionHeader; Reply: ModelInfoReply }>(
-    '/model-info',
-    {
-      schema: {
-        summary: 'The model in service: the lab’s fields plus version, metrics and provenance',
-        tags: ['predict'],
-        headers: modelVersionHeader,
-        response: { 200: modelInfoReply, ...errorResponses },
-      } as object,
-    },
-    (request, reply) => {
-      const model = ctx.pickModel(request.headers[MODEL_VERSION_HEADER]);
-      reply.header(MODEL_VERSION_HEADER, model.version);
-      const m = model.manifest;
-      ctx.observe(request, reply, model.version);
-      reply.send({
-        status: ctx.shuttingDown() ? 'shutting down' : 'ok',
-        last_training_time: m.created_at,
-        features: model.reader.names,
-        feature_ranges: m.features,
-        model_type: m.algorithm,
-        host: ctx.host(),
-        model_name: ctx.modelName,
-        version: model.version,
-        target: m.target,
-        metrics: m.metrics,
-        provenance: {
-          origin: originOf(m),
-          origin_description: describeOrigin(m),
-          ...m.data,
-          artifact_sha256: m.artifact.sha256,
-          trainer_host: m.trainer_host,
-          package_version: m.package_version,
-          fit_seconds: m.fit_seconds,
-        },
-        parameters: m.parameters,
-        aliases: ctx.holder.servingVersions(),
-        loaded_versions: ctx.holder.loadedVersions(),
-      });
-    },
-  );
-}
-
-function predictBatch(
-  ctx: RouteContext,
-  model: ServedModel,
-  instances: readonly Readonly<Record<string, unknown>>[],
-  report: ReadReport,
-): BatchPredictReply {
-  const n = instances.length;
-  if (n > ctx.batchLimit) {
-    throw new FlywheelError(
-      'FLY_ERR_BATCH_TOO_LARGE',
-      `the batch has ${n} instances; the limit is ${ctx.batchLimit}`,
-      { instances: n, limit: ctx.batchLimit },
-    );
-  }
-  const f = model.reader.size;
-  const { x, out } = model.batchBuffers(n);
-  for (let i = 0; i < n; i++) model.reader.readObject(instances[i], x, i * f, report, i);
-  if (report.problems !== undefined) throw invalidFeatures(report.problems);
-  const y = model.predictor.predictBatch(x.subarray(0, n * f), n, out.subarray(0, n));
-  ctx.metrics.countPredictions(model.version, n);
-  const warnings = ctx.countWarnings(model, report);
-  const answer: BatchPredictReply = {
-    predictions: Array.from(y),
-    target: model.manifest.target,
-    model_version: model.version,
-    model_training_time: model.trainingTime,
-    features_used: model.reader.names,
-    host: ctx.host(),
-  };
-  if (warnings !== undefined) answer.warnings = warnings;
-  return answer;
 }
 
 // ---------------------------------------------------------------- health, metrics, OpenAPI

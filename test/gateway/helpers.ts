@@ -13,7 +13,9 @@ import { Agent, request } from 'undici';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import { Gateway, startGateway, type GatewayOptions } from '../../src/gateway/main.js';
 import { createLogger } from '../../src/log.js';
+import { Registry } from '../../src/registry/registry.js';
 import { CLI, cleanEnv, runCli } from '../helpers/stack.js';
+import { publishInput } from '../registry/helpers.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -99,6 +101,27 @@ export interface SeenRequest {
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
   readonly body: string;
+}
+
+/** The feature names of the row a FakeReplica answers with (its `x-flywheel-features`). */
+export const FAKE_FEATURES = [
+  'avg_session_duration',
+  'visits_per_week',
+  'response_rate',
+  'feature_usage_depth',
+];
+
+/**
+ * Publishes and promotes a version whose manifest names the FakeReplica's features: the gateway's
+ * prediction log names the answer's row from the answering version's manifest, so without one a
+ * fake replica's predictions are not logged for feedback.
+ */
+export async function publishFakeModel(registryDir: string): Promise<string> {
+  const reg = new Registry(registryDir);
+  const features = FAKE_FEATURES.map((name) => ({ name, type: 'number' as const, min: 0, max: 100 }));
+  const { version } = await reg.publish(publishInput(1, { features }));
+  await reg.promote(version, { reason: 'fake replica model' });
+  return version;
 }
 
 /**

@@ -1,6 +1,5 @@
 // Cheap reads of what the gateway forwards: it never parses a /predict body just to read one field,
 // and reads an answer's figures from the backend's `x-flywheel-*` headers rather than its body.
-import { parseJsonBody } from '../../json-body.js';
 
 /**
  * The prediction of a backend answer, from its `x-flywheel-prediction` header (raw); NaN when absent
@@ -38,31 +37,4 @@ export function userIdOf(body: string): string | undefined {
   const m = USER_ID.exec(body);
   if (!m) return undefined;
   return m[1] ?? m[2];
-}
-
-/** Fields of a /predict body that are never features. */
-const NOT_FEATURES = new Set(['user_id', 'request_id']);
-/** More fields than any model has: a body past it is not logged field by field. */
-const MAX_FEATURES = 1000;
-
-/**
- * The numeric fields of a /predict body, for the feedback log: the values the prediction was made from,
- * never the raw text (a client could otherwise store up to the body limit per request). Null when the
- * body is not a JSON object of at most MAX_FEATURES fields.
- */
-export function featuresFromBody(body: string): Record<string, number> | null {
-  let parsed: unknown;
-  try {
-    parsed = parseJsonBody(body);
-  } catch {
-    return null;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
-  const out: Record<string, number> = {};
-  let n = 0;
-  for (const [name, value] of Object.entries(parsed)) {
-    if (++n > MAX_FEATURES) return null;
-    if (typeof value === 'number' && Number.isFinite(value) && !NOT_FEATURES.has(name)) out[name] = value;
-  }
-  return out;
 }

@@ -16,7 +16,7 @@ import type { AliasState } from '../../registry/types.js';
 import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
-import { featuresFromBody } from './body.js';
+import { FeatureNames } from './feature-names.js';
 import { AnalysisLoop, analyse, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
 import type { PeerDescription, Peers } from './peers.js';
 import { SharedFigures } from './shared.js';
@@ -42,11 +42,9 @@ export interface Observed {
   /** 0 when no backend answered (timeout, connection failure). */
   readonly status: number;
   readonly latencyMs: number;
-  /** The /predict request body (JSON text), logged for feedback on success. */
-  readonly requestBody: string;
   /** The answer's prediction (its `x-flywheel-prediction`); NaN when none (batch, error). */
   readonly prediction: number;
-  /** The answer's `x-flywheel-features`, raw (see `parseFeatureList` in body.ts); undefined when none. */
+  /** The answer's `x-flywheel-features`, raw: drift counts it, the prediction log names it. */
   readonly features: string | undefined;
   readonly shadow?: boolean;
   /** The client chose the version itself (`x-model-version`): its own column, never the comparison. */
@@ -70,6 +68,8 @@ export class Experiments {
   /** Counts each successful single-row /predict for drift (src/gateway/drift), once attached. */
   drift: DriftMonitor | null = null;
   readonly pruner: FeedbackPruner;
+  /** Feature names of the versions that answer, for the prediction log (read off the proxy's path). */
+  readonly featureNames: FeatureNames;
   /** The other gateways' figures, this one's published for them, and the analysis lease. */
   readonly shared: SharedFigures;
   readonly #registry: Registry;
@@ -106,6 +106,7 @@ export class Experiments {
       log: options.log,
     });
     this.stats = new ExperimentStats({ registry: options.metrics });
+    this.featureNames = FeatureNames.fromRegistry(this.#registry, options.log);
     const config = options.config;
     this.shared = new SharedFigures({
       config,
@@ -180,8 +181,8 @@ export class Experiments {
       },
       onRecovered: (file, failedMs) => options.log.info({ file, failedMs }, 'feedback log writes again'),
     });
-    registerFeedbackMetrics(options.metrics, feedback);
     const ex = new Experiments(options, feedback);
+    registerFeedbackMetrics(options.metrics, feedback, () => ex.featureNames.unnamed);
     ex.pruner.start();
     await ex.#pollRouting();
     await ex.#registry
@@ -199,6 +200,7 @@ export class Experiments {
       ex.#routingTimer.unref();
     };
     tick();
+    await ex.featureNames.preload([ex.#aliases.production, ex.#aliases.candidate]);
     await ex.shared.start();
     ex.analysis.start();
     options.log.info(
@@ -246,6 +248,7 @@ export class Experiments {
     this.#aliases = next;
     this.#log.info({ production: next.production, candidate: next.candidate }, 'aliases changed');
     this.#refreshActive();
+    void this.featureNames.preload([next.production, next.candidate]);
   }
 
   #refreshActive(): void {
@@ -299,13 +302,11 @@ export class Experiments {
       this.drift.observe(version, o.features, prediction);
     // A pinned prediction is not logged for the join: the log has no column for it yet, and its
     // feedback must not reach the served column's error (a client could vote for the version it pins).
-    if (kind !== 'pinned' && Number.isFinite(prediction) && o.requestBody !== '') {
-      // The body, not x-flywheel-features: the log keeps features by name, and the header has values only
-      // (the names are the answering version's schema, which drift already loads: reuse it to switch).
-      const features = featuresFromBody(o.requestBody);
-      if (features !== null) {
+    if (kind !== 'pinned' && Number.isFinite(prediction)) {
+      // The row the model used, named by the version's manifest: no body parse on the proxy's path.
+      const features = this.featureNames.named(version, o.features);
+      if (features !== null)
         this.feedback.logPrediction({ requestId: o.requestId, version, prediction, features, shadow });
-      }
     }
   }
 

@@ -13,7 +13,11 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 /** A file modified this long after the rotation age can no longer be another gateway's open file. */
 const ACTIVE_MARGIN_MS = 60_000;
 
-export function registerFeedbackMetrics(registry: Registry, store: FeedbackStore): void {
+export function registerFeedbackMetrics(
+  registry: Registry,
+  store: FeedbackStore,
+  unlogged: () => number,
+): void {
   new Counter({
     name: 'flywheel_feedback_log_errors_total',
     help: 'Storage faults of the prediction/feedback log, by kind (errno code, or vanished)',
@@ -33,6 +37,15 @@ export function registerFeedbackMetrics(registry: Registry, store: FeedbackStore
     collect() {
       this.reset();
       this.inc(store.logCounts.dropped_lines);
+    },
+  });
+  new Counter({
+    name: 'flywheel_feedback_log_unnamed_total',
+    help: 'Successful predictions not logged for the feedback join: their version’s feature names were not read yet, or the answer had no feature row',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(unlogged());
     },
   });
   new Gauge({

@@ -114,7 +114,6 @@ function observeRecord(
     // A gateway-made error (no replica answered) has no response headers.
     status: record.responseHeaders === null && record.status >= 500 ? 0 : record.status,
     latencyMs: record.durationMs,
-    requestBody: ok ? toText(record.requestBody) : '',
     prediction: ok ? predictionOf(record.prediction) : NaN,
     features: ok ? (record.features ?? undefined) : undefined,
   });
@@ -175,7 +174,6 @@ export class ShadowSender {
           answeredBy: typeof answeredBy === 'string' ? answeredBy : undefined,
           status: res.statusCode,
           latencyMs: performance.now() - started,
-          requestBody: res.statusCode === 200 ? body.toString('utf8') : '',
           prediction:
             res.statusCode === 200 && typeof prediction === 'string' ? predictionOf(prediction) : NaN,
           features: res.statusCode === 200 && typeof features === 'string' ? features : undefined,
@@ -189,7 +187,6 @@ export class ShadowSender {
           answeredBy: undefined,
           status: 0,
           latencyMs: performance.now() - started,
-          requestBody: '',
           prediction: NaN,
           features: undefined,
           shadow: true,

@@ -209,14 +209,15 @@ describe('admin routes', () => {
   });
 
   it('serve GET /experiments and POST /feedback without a token', async () => {
+    // A real version: the prediction log names the header's values from the version's manifest.
+    const { prod } = await seedVersions();
     await start(TOKEN);
     ex!.observe({
       requestId: 'req-1',
       route: { version: null, target: 'production', shadowVersion: null },
-      answeredBy: 'v1',
+      answeredBy: prod,
       status: 200,
       latencyMs: 3,
-      requestBody: '{"a":1}',
       prediction: 40,
       features: '1',
     });
@@ -229,7 +230,7 @@ describe('admin routes', () => {
     const report = await call('GET', '/experiments');
     const versions = report.body.versions as { version: string; feedback: { mae: number } }[];
     expect(versions).toEqual([
-      expect.objectContaining({ version: 'v1', feedback: { count: 1, mae: 3, rmse: 3 } }),
+      expect.objectContaining({ version: prod, feedback: { count: 1, mae: 3, rmse: 3 } }),
     ]);
     await ex!.feedback.flush();
     const file = await readFile(ex!.feedback.currentFile, 'utf8');

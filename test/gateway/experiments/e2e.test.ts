@@ -1,7 +1,7 @@
 // Version routing, feedback and the automated canary analysis end to end, with real processes: the
 // `flywheel` executable as trainer, two backends and up to three gateways on one registry folder in a
 // temp dir. Requests carry rows of the seed's synthetic data, so feedback has a true target.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool, request } from 'undici';
@@ -209,6 +209,59 @@ describe.sequential('experiments through real gateway processes', () => {
         [candidate, true],
       ].sort(),
     );
+  });
+
+  it('logs the row each answering version used, named by its manifest, never fields of the body', async () => {
+    // Shadow mode (left by the test above): the served and the mirrored answer are both logged.
+    const names = requests.featureNames;
+    // Integer-valued floats written as `30.0` and `1.4e1`, and fields no model reads: the backend's
+    // validated row is what gets logged, so `extra_num` (a number the old body parse kept) is absent.
+    const values = names.map((_, j) => Math.round(requests.columns[j][2100]));
+    const text =
+      '{' +
+      names
+        .map((n, j) => `${JSON.stringify(n)}:${j === 1 ? `${values[j] / 10}e1` : `${values[j]}.0`}`)
+        .join(',') +
+      ',"note":"not a feature","extra_num":7,"user_id":34}';
+    const res = await request(`${gateways[0].url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: text,
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    const id = String(res.headers['x-request-id']);
+    // The row a backend uses for this body, from its own side channel to the gateway.
+    const direct = await request(`${backends[0].url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-model-version': production },
+      body: text,
+    });
+    await direct.body.dump();
+    const row = String(direct.headers['x-flywheel-features']).split(',').map(Number);
+    const expected = Object.fromEntries(names.map((n, j) => [n, row[j]]));
+    expect(expected).toEqual(Object.fromEntries(names.map((n, j) => [n, values[j]])));
+
+    const lines = await waitFor(
+      async () => {
+        const found: { version: string; shadow?: boolean; features: Record<string, number> }[] = [];
+        const dir = path.join(registry, 'feedback');
+        for (const name of await readdir(dir)) {
+          for (const line of (await readFile(path.join(dir, name), 'utf8')).split('\n')) {
+            if (line.includes(`"request_id":${JSON.stringify(id)}`)) found.push(JSON.parse(line));
+          }
+        }
+        return found.length === 2 ? found : null;
+      },
+      { timeoutMs: 5000, what: 'the served and the shadow prediction lines' },
+    );
+    expect(lines.map((l) => [l.version, l.shadow === true]).sort()).toEqual(
+      [
+        [production, false],
+        [candidate, true],
+      ].sort(),
+    );
+    for (const l of lines) expect(l.features).toEqual(expected);
   });
 
   it('computes per-version MAE from feedback exactly, and refuses bad feedback without storing it', async () => {

@@ -118,9 +118,9 @@ describe('Experiments.route', () => {
     const ex = await start('a');
     const route = ex.route(undefined);
     expect(route).toEqual({ version: null, target: 'production', shadowVersion: cand });
-    const common = { requestId: 'r1', route, status: 200, latencyMs: 2, requestBody: '{"x":0.5}' };
-    ex.observe({ ...common, answeredBy: prod, prediction: 10, features: undefined });
-    ex.observe({ ...common, answeredBy: cand, prediction: 12, features: '0.5', shadow: true });
+    const common = { requestId: 'r1', route, status: 200, latencyMs: 2, features: '0.5' };
+    ex.observe({ ...common, answeredBy: prod, prediction: 10 });
+    ex.observe({ ...common, answeredBy: cand, prediction: 12, shadow: true });
     const [fb] = await ex.feedback.recordFeedback({ request_id: 'r1', actual: 11 });
     expect(fb.predictions).toEqual([
       { version: prod, prediction: 10, shadow: false },
@@ -141,7 +141,6 @@ describe('Experiments.route', () => {
       answeredBy: undefined,
       status: 0,
       latencyMs: 5000,
-      requestBody: '{}',
       prediction: NaN,
       features: undefined,
     });
@@ -168,7 +167,6 @@ describe('analysis loop', () => {
           answeredBy: version,
           status: 200,
           latencyMs: 2 + (i % 3),
-          requestBody: `{"x":${i}}`,
           prediction,
           features: String(i),
         });

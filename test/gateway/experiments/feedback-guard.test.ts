@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../src/gateway/main.js';
 import { waitFor } from '../../helpers/wait.js';
-import { call, FakeReplica, startTestGateway } from '../helpers.js';
+import { call, FakeReplica, publishFakeModel, startTestGateway } from '../helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -18,6 +18,7 @@ afterEach(async () => {
 
 async function setup(flags: Record<string, string> = {}): Promise<{ gw: Gateway; registry: string }> {
   const registry = await mkdtemp(path.join(os.tmpdir(), 'flywheel-feedback-guard-'));
+  await publishFakeModel(registry);
   const replica = await FakeReplica.start('a');
   const gw = await startTestGateway({ backends: replica.url, registry, analysisInterval: '0', ...flags });
   cleanups.push(async () => {

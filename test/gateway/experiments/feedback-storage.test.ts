@@ -8,14 +8,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../src/gateway/main.js';
 import { mountTmpfs, type Tmpfs } from '../../helpers/tmpfs.js';
 import { waitFor } from '../../helpers/wait.js';
-import { call, FakeReplica, startTestGateway } from '../helpers.js';
+import { call, FakeReplica, publishFakeModel, startTestGateway } from '../helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(fs: Tmpfs): Promise<{ gw: Gateway; replica: FakeReplica }> {
+async function setup(fs: Tmpfs, publish = true): Promise<{ gw: Gateway; replica: FakeReplica }> {
+  if (publish) await publishFakeModel(fs.dir);
   const replica = await FakeReplica.start('a');
   const gw = await startTestGateway({ backends: replica.url, registry: fs.dir, analysisInterval: '0' });
   cleanups.push(async () => {
@@ -120,10 +121,13 @@ describe('feedback log on failing storage', () => {
   });
 
   it('a read-only filesystem: the gateway starts and serves, /feedback 503 until it is writable', async (ctx) => {
-    const fs = await mountTmpfs('256k', { readOnly: true });
+    const fs = await mountTmpfs('256k');
     if (fs === null) return ctx.skip();
     cleanups.push(() => fs.unmount());
-    const { gw } = await setup(fs);
+    // The version is published first: the log names the answer's features from its manifest.
+    await publishFakeModel(fs.dir);
+    await fs.remount('ro');
+    const { gw } = await setup(fs, false);
     const id = await predict(gw);
     const r = await feedback(gw, id);
     expect(r.status).toBe(503);
