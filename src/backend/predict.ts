@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { FlywheelError } from '../errors.js';
 import { describeOrigin, originOf } from '../registry/origin.js';
 // The gateway's rule for an id that can go into a header and a JSON string as it is.
-import { isUsableRequestId } from '../gateway/headers.js';
+import { isUsableRequestId } from '../request-id.js';
 import {
   FEATURES_HEADER,
   invalidFeatures,

@@ -3,6 +3,7 @@
 // [name, value, ...] arrays throughout, as node:http and undici both take them, so no header object is
 // built and no name is lower-cased unless its length and first letter make it a candidate.
 import { randomFillSync } from 'node:crypto';
+import { isUsableRequestId } from '../request-id.js';
 
 /** What the request scan learns besides the forwarded headers. */
 export interface RequestHead {
@@ -14,8 +15,6 @@ export interface RequestHead {
   contentLength: number;
   chunked: boolean;
 }
-
-const MAX_REQUEST_ID = 200;
 
 /**
  * Bytes of CSPRNG output per id: 144 bits (at least the 128 an unguessable id needs), a multiple of 3 so
@@ -47,26 +46,6 @@ export function newRequestId(): string {
   const at = idNext * ID_CHARS;
   idNext++;
   return idText.slice(at, at + ID_CHARS);
-}
-
-/**
- * A client's own id is kept (as its correlation id) when it is 1-200 characters of letters, digits and
- * `-_.:` — safe in a header, a log line and a JSON string without escaping. Anything else is dropped.
- */
-export function isUsableRequestId(id: string): boolean {
-  if (id.length === 0 || id.length > MAX_REQUEST_ID) return false;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    const ok =
-      (c >= 0x30 && c <= 0x3a) || // 0-9 :
-      (c >= 0x41 && c <= 0x5a) || // A-Z
-      (c >= 0x61 && c <= 0x7a) || // a-z
-      c === 0x2d || // -
-      c === 0x2e || // .
-      c === 0x5f; // _
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /**
@@ -230,3 +209,5 @@ export function responseHeaders(
   if (request.correlationId !== '') out.push('x-correlation-id', request.correlationId);
   return out;
 }
+
+export { isUsableRequestId };

@@ -3,7 +3,6 @@
 // --drift-alert), at most once per --drift-cooldown and never beside a run already going. The run is
 // recorded with the trigger `drift`. On Kubernetes the same signal is an alert rule on the gauge
 // (docs/kubernetes.md), not a gateway allowed to create Jobs.
-import type { DriftDocument } from '../gateway/dashboard/drift-types.js';
 import type { UpConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { Registry } from '../registry/index.js';
@@ -83,8 +82,7 @@ export class DriftRetrainer {
     try {
       const reply = await httpGet(`${url}/drift`, 2000);
       if (reply.status !== 200) throw new Error(`GET /drift answered ${reply.status}`);
-      const doc = JSON.parse(reply.body) as DriftDocument;
-      drifted = doc.versions[production]?.drifted ?? [];
+      drifted = driftedOf(JSON.parse(reply.body), production);
       this.#lastProblem = '';
     } catch (err) {
       // Said once per distinct problem: the gateway may be restarting or run with drift off.
@@ -130,4 +128,22 @@ export function driftRetrainer(
     pollMs: DRIFT_POLL_MS,
     log: log.child({ component: 'drift-retrain' }),
   });
+}
+
+/**
+ * The drifted features of `version` in a GET /drift answer (docs/drift.md). Read over HTTP like any
+ * client would, so checked rather than typed from the gateway's code: the local stack does not import
+ * the gateway. A version the answer does not list has drifted nothing (yet).
+ */
+export function driftedOf(doc: unknown, version: string): string[] {
+  const versions = (doc as { versions?: unknown } | null)?.versions;
+  if (typeof versions !== 'object' || versions === null) throw new Error('GET /drift: no versions');
+  const entry: unknown = Object.hasOwn(versions, version)
+    ? (versions as Record<string, unknown>)[version]
+    : undefined;
+  if (entry === undefined) return [];
+  const drifted = (entry as { drifted?: unknown } | null)?.drifted;
+  if (!Array.isArray(drifted) || !drifted.every((d): d is string => typeof d === 'string'))
+    throw new Error(`GET /drift: ${version} has no list of drifted features`);
+  return drifted;
 }

@@ -1,8 +1,8 @@
 // The POST /feedback body: one item, `{feedback: [...]}` or a bare array, checked all or nothing.
 import { FlywheelError } from '../errors.js';
+import { MAX_REQUEST_ID } from '../request-id.js';
 
 const MAX_BATCH = 10_000;
-const MAX_REQUEST_ID = 200;
 
 export interface FeedbackItem {
   readonly request_id: string;

@@ -3,7 +3,7 @@
 // visits_per_week is sent at 1.8 times its training values, shown by `flywheel status`.
 import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { retrainDecision, type DriftFacts } from '../../src/local/drift-retrain.js';
+import { driftedOf, retrainDecision, type DriftFacts } from '../../src/local/drift-retrain.js';
 import { generateSynthetic } from '../../src/trainer/data/synthetic.js';
 import { postRows, rowBody } from '../helpers/rows.js';
 import { runCli, startStack, type Stack } from '../helpers/stack.js';
@@ -31,6 +31,21 @@ describe('retrainDecision', () => {
       expect(d.why).toMatch(why);
     });
   }
+});
+
+describe('driftedOf (the GET /drift answer, read as any client would)', () => {
+  it("reads a version's drifted features, and nothing for a version not listed", () => {
+    const doc = { gateways: 1, versions: { v1: { drifted: ['a', 'b'] } } };
+    expect(driftedOf(doc, 'v1')).toEqual(['a', 'b']);
+    expect(driftedOf(doc, 'v2')).toEqual([]);
+  });
+
+  it('refuses answers of another shape instead of guessing', () => {
+    expect(() => driftedOf(null, 'v1')).toThrow(/no versions/);
+    expect(() => driftedOf({ versions: { v1: { drifted: 'a' } } }, 'v1')).toThrow(/no list/);
+    expect(() => driftedOf({ versions: { v1: { drifted: [1] } } }, 'v1')).toThrow(/no list/);
+    expect(driftedOf({ versions: {} }, '__proto__')).toEqual([]);
+  });
 });
 
 describe('flywheel up --retrain-on-drift', () => {
