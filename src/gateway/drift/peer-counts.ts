@@ -2,6 +2,7 @@
 // that anyone with write access to the registry folder could have written. Checked against the
 // references this gateway loaded itself before a single count is added to its own, so a forged or
 // stale-format file can neither skew the verdicts nor make the merge throw.
+import { isRecord } from '../../registry/feedback-body.js';
 import { isVersionId } from '../../registry/index.js';
 import { nameMap, type DriftCounts, type VersionCounts } from './report.js';
 
@@ -17,10 +18,6 @@ export interface CountsShape {
  * version is left out of the merge until then), undefined when it is not known here at all.
  */
 export type ShapeOf = (version: string) => CountsShape | 'loading' | undefined;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function count(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
