@@ -50,7 +50,7 @@ export interface DriftDocument {
   readonly generated_at: string;
   /** How many gateways' traffic the figures cover. */
   readonly gateways: number;
-  /** `this gateway` until gateways share their figures. */
+  /** `this gateway`, or `merged across N gateways` when live peers' counts were added. */
   readonly scope: string;
   readonly thresholds: DriftThresholdsView;
   readonly versions: Readonly<Record<string, VersionDriftView>>;

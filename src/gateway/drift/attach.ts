@@ -12,7 +12,10 @@ import type { DriftThresholds } from './report.js';
 
 export const DRIFT_PATH = '/drift';
 
-/** The gauges of every measured version with a verdict; versions below the minimum have none. */
+/**
+ * The gauges of every measured version with a verdict; versions below the minimum have none. They are
+ * this process’s own counts, one series per gateway scraped; GET /drift is the merge of all gateways.
+ */
 export function registerDriftGauges(monitor: DriftMonitor, seam: Pick<GatewaySeam, 'metricsRegistry'>): void {
   const registers = [seam.metricsRegistry];
   // Each collect() reads the same figures: compute them once per scrape.
@@ -117,6 +120,8 @@ export function attachDrift(
     log: seam.log.child({ component: 'drift' }),
   });
   experiments.drift = monitor;
+  // GET /drift answers with every live gateway's counts, as /experiments does with its figures.
+  monitor.peers = () => experiments.shared.peerDriftSnapshots();
   registerDriftGauges(monitor, seam);
   seam.routes.exact(DRIFT_PATH, seam.localRoute('drift', driftHandler(monitor)));
   const timer = setInterval(() => monitor.check(), seam.config.driftCheckInterval);

@@ -8,7 +8,15 @@ import type { Logger } from '../../log.js';
 import { isVersionId } from '../../registry/index.js';
 import type { Manifest } from '../../registry/types.js';
 import type { DriftDocument, DriftLevel, VersionDriftView } from '../dashboard/drift-types.js';
-import { driftReport, nameMap, thresholdsView, type DriftCounts, type DriftThresholds } from './report.js';
+import { peerDriftCounts, type CountsShape } from './peer-counts.js';
+import {
+  driftReport,
+  mergeDriftCounts,
+  nameMap,
+  thresholdsView,
+  type DriftCounts,
+  type DriftThresholds,
+} from './report.js';
 import { DriftWindow } from './window.js';
 
 /**
@@ -46,6 +54,12 @@ export const featuresFromHeader: FeatureReader = (text, names, out) => {
 
 /** How the monitor reads a version's manifest (the registry; a map in unit tests). */
 export type ManifestSource = (version: string) => Promise<Manifest>;
+
+/** Another live gateway's drift snapshot as read from its figures file (untrusted). */
+export interface PeerDrift {
+  readonly gateway: string;
+  readonly drift: unknown;
+}
 
 export interface DriftMonitorOptions {
   readonly thresholds: DriftThresholds;
@@ -85,7 +99,14 @@ export class DriftMonitor {
   readonly #loading = new Set<string>();
   /** Last level logged per `version\0feature`, so only crossings are logged. */
   readonly #levels = new Map<string, DriftLevel>();
+  /** The reason last warned about, per peer gateway: one warning per bad snapshot, not one per read. */
+  readonly #peerWarned = new Map<string, string>();
   #tick = 0;
+  /**
+   * The other live gateways' snapshots, merged into GET /drift; none until the shared figures are
+   * attached (experiments/shared.ts).
+   */
+  peers: () => readonly PeerDrift[] = () => [];
   /** Answers not counted: no row in the body, or a version id that is not one. */
   skipped = 0;
 
@@ -174,20 +195,73 @@ export class DriftMonitor {
     return { gateways: 1, versions };
   }
 
+  /**
+   * What a peer's counts of `version` must look like, from the reference this gateway loaded. A version
+   * only other gateways have seen gets its manifest read here as if it had answered (off the request
+   * path: 'loading' until it is in, and the version is left out of the merge until then).
+   */
+  #shape(version: string): CountsShape | 'loading' {
+    const w = this.#windows.get(version);
+    if (w === undefined) {
+      this.#firstSight(version);
+      return 'loading';
+    }
+    const ref = w.reference;
+    return {
+      features: new Map(ref === null ? [] : ref.features.map((f) => [f.name, f.shares.length + 2])),
+      prediction: ref === null || ref.prediction === null ? null : ref.prediction.shares.length + 2,
+    };
+  }
+
+  /**
+   * This gateway's counts plus every live peer's valid snapshot (`gateways` says how many were
+   * summed). A snapshot that fails validation is left out whole, with one warning per gateway and reason.
+   */
+  merged(): DriftCounts {
+    let counts = this.snapshot();
+    const seen = new Set<string>();
+    for (const peer of this.peers()) {
+      seen.add(peer.gateway);
+      let theirs: DriftCounts;
+      try {
+        theirs = peerDriftCounts(peer.drift, (v) => this.#shape(v), MAX_VERSIONS);
+      } catch (err) {
+        const reason = (err as Error).message;
+        if (this.#peerWarned.get(peer.gateway) !== reason) {
+          this.#peerWarned.set(peer.gateway, reason);
+          this.#log.warn({ gateway: peer.gateway, reason }, 'drift: peer snapshot skipped');
+        }
+        continue;
+      }
+      this.#peerWarned.delete(peer.gateway);
+      counts = mergeDriftCounts(counts, theirs);
+    }
+    for (const gateway of this.#peerWarned.keys()) if (!seen.has(gateway)) this.#peerWarned.delete(gateway);
+    return counts;
+  }
+
   /** One version's figures from this gateway's counts; undefined when it has not been seen. */
   versionReport(version: string): VersionDriftView | undefined {
     const w = this.#windows.get(version);
     return w === undefined ? undefined : driftReport(w.counts(), w.reference, this.thresholds, w.note);
   }
 
-  /** The JSON of GET /drift. */
+  /**
+   * The JSON of GET /drift: the merge of every live gateway's counts, judged with this gateway's
+   * thresholds and minimum sample (the gauges and the crossing log stay per process).
+   */
   document(): DriftDocument {
+    const merged = this.merged();
     const versions = nameMap<VersionDriftView>();
-    for (const v of this.versions()) versions[v] = this.versionReport(v) as VersionDriftView;
+    for (const v of this.versions()) {
+      const w = this.#windows.get(v) as DriftWindow;
+      const counts = merged.versions[v] ?? w.counts();
+      versions[v] = driftReport(counts, w.reference, this.thresholds, w.note);
+    }
     return {
       generated_at: new Date().toISOString(),
-      gateways: 1,
-      scope: 'this gateway',
+      gateways: merged.gateways,
+      scope: merged.gateways === 1 ? 'this gateway' : `merged across ${merged.gateways} gateways`,
       thresholds: thresholdsView(this.thresholds),
       versions,
     };

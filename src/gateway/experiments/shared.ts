@@ -5,6 +5,7 @@ import type { GatewayConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { Lease } from '../../registry/lease.js';
 import type { Registry } from '../../registry/registry.js';
+import type { PeerDrift } from '../drift/monitor.js';
 import type { Evidence } from './analysis.js';
 import { Peers, type PeerDescription } from './peers.js';
 import { mergeStats, type ExperimentStats, type VersionStats } from './stats.js';
@@ -79,11 +80,12 @@ export class SharedFigures {
 
   /**
    * The drift snapshots (DriftMonitor.snapshot(): plain bin counts) the other live gateways published
-   * beside their figures, as read from their files (untrusted: validate before merging with
-   * mergeDriftCounts). The seam for GET /drift to answer with the merge of all gateways, as
-   * /experiments does; today /drift answers for the gateway that serves it.
+   * beside their figures, as read from their files: untrusted, the drift monitor validates them
+   * (drift/peer-counts.ts) before GET /drift merges them with its own.
    */
-  peerDriftSnapshots(): unknown[] {
-    return this.peers.peers.map((p) => p.drift).filter((d) => d !== undefined);
+  peerDriftSnapshots(): PeerDrift[] {
+    return this.peers.peers
+      .filter((p) => p.drift !== undefined)
+      .map((p) => ({ gateway: p.gateway, drift: p.drift }));
   }
 }

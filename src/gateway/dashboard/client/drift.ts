@@ -235,11 +235,8 @@ function render(doc: DriftDocument): void {
       { class: 'drift-controls' },
       h('label', { for: 'drift-feature' }, 'Histogram of '),
       select,
-      h(
-        'span',
-        { class: 'help' },
-        ` · ${doc.scope} (${doc.gateways} gateway${doc.gateways === 1 ? '' : 's'})`,
-      ),
+      // The scope names the gateways merged ("merged across 2 gateways") or "this gateway" alone.
+      h('span', { class: 'help' }, ` · ${doc.scope}`),
     ),
     ...versions.map(([version, v]) => versionBlock(version, v, doc)),
   );
