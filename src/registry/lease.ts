@@ -20,6 +20,7 @@ import { FlywheelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errnoCode } from './fs.js';
 import type { Registry } from './registry.js';
+import { Repeater } from '../repeat.js';
 
 export const LEASES_DIR = 'leases';
 
@@ -100,9 +101,7 @@ export class Lease {
   #term: string | null = null;
   /** When the last successful renewal (or acquisition) started, monotonic ms. */
   #renewStartedAt = -Infinity;
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
-  #stopped = false;
+  readonly #repeater: Repeater;
   #lastError = '';
 
   constructor(options: LeaseOptions) {
@@ -118,6 +117,7 @@ export class Lease {
       renewDeadlineMs: options.renewDeadlineMs,
       retryPeriodMs: options.retryPeriodMs,
     };
+    this.#repeater = new Repeater(() => this.tryAcquireOrRenew(), options.retryPeriodMs);
     this.#log = options.log;
   }
 
@@ -137,29 +137,12 @@ export class Lease {
 
   /** Tries at once, then every retry period. */
   start(): void {
-    if (this.#timer || this.#stopped) return;
-    const tick = (): void => {
-      this.#running = this.tryAcquireOrRenew()
-        .then(
-          () => undefined,
-          () => undefined,
-        )
-        .finally(() => {
-          this.#running = null;
-          if (!this.#stopped) {
-            this.#timer = setTimeout(tick, this.#timings.retryPeriodMs);
-            this.#timer.unref();
-          }
-        });
-    };
-    tick();
+    this.#repeater.start();
   }
 
   /** Stops renewing and, when holding, hands the lease back so another process need not wait it out. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#repeater.stop();
     if (this.#term === null) return;
     const term = this.#term;
     this.#term = null;

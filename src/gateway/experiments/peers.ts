@@ -15,6 +15,7 @@ import type { Logger } from '../../log.js';
 import { errnoCode } from '../../registry/fs.js';
 import type { Registry } from '../../registry/registry.js';
 import { versionFromWire, type VersionStats, type VersionWire } from './figures.js';
+import { Repeater } from '../../repeat.js';
 
 export const PEERS_DIR = 'gateways';
 const FORMAT = 1;
@@ -121,9 +122,7 @@ export class Peers {
   /** Warned-about files, by name and mtime: one warning per bad version of a file. */
   readonly #warned = new Map<string, number>();
   #writeError = '';
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
-  #stopped = false;
+  readonly #repeater: Repeater;
   /** Ticks done; tests and reports use it to know a fresh read happened. */
   ticks = 0;
 
@@ -131,6 +130,7 @@ export class Peers {
     this.#o = options;
     this.#ownFile = peerFileName(options.gatewayId);
     this.#dir = path.join(options.registry.root, PEERS_DIR);
+    this.#repeater = new Repeater(() => this.tick(), options.intervalMs);
   }
 
   /** The other live gateways, as of the last tick. */
@@ -139,17 +139,7 @@ export class Peers {
   }
 
   start(): void {
-    if (this.#timer || this.#stopped) return;
-    const tick = (): void => {
-      this.#running = this.tick().finally(() => {
-        this.#running = null;
-        if (!this.#stopped) {
-          this.#timer = setTimeout(tick, this.#o.intervalMs);
-          this.#timer.unref();
-        }
-      });
-    };
-    tick();
+    this.#repeater.start();
   }
 
   /**
@@ -157,9 +147,7 @@ export class Peers {
    * killed one's, so one rule says when evidence leaves the merge.
    */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#repeater.stop();
   }
 
   /** Publishes this gateway's figures and reads the others'. Never throws. */
