@@ -12,6 +12,8 @@
 //     --gateway-args="<flags>"     extra flags for the gateway (e.g. to compare a feature on and off)
 //     --gateway-node-args="<args>" node flags for the gateway process (e.g. --cpu-prof --cpu-prof-dir=X)
 //     --direct                     also load one backend directly
+//     --reference name=script.mjs  also measure `node script.mjs` as a balancer (repeatable); it gets
+//                                  FLYWHEEL_BENCH_PORT and FLYWHEEL_BENCH_BACKENDS in its environment
 //     --fault                      the fault runs: SIGSTOP one backend for 5 s under load, then kill -9
 //   needs haproxy, nginx and wrk: apt-get install -y haproxy nginx wrk
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -36,6 +38,9 @@ const { values } = parseArgs({
     direct: { type: 'boolean', default: false },
     'gateway-args': { type: 'string', default: '' },
     'gateway-node-args': { type: 'string', default: '' },
+    // name=script.mjs: another balancer to measure beside them (a floor, a prototype); it gets
+    // FLYWHEEL_BENCH_PORT and FLYWHEEL_BENCH_BACKENDS (comma-separated URLs) in its environment.
+    reference: { type: 'string', multiple: true, default: [] },
   },
 });
 const duration = Number(values.duration);
@@ -97,9 +102,9 @@ async function waitReady(url, timeoutMs = 30_000) {
 }
 
 const children = new Set();
-function launch(file, args) {
+function launch(file, args, env = {}) {
   // stdout is read and dropped, as `flywheel up` reads its children's log lines.
-  const proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   proc.stdout.resume();
   let err = '';
   proc.stderr.setEncoding('utf8').on('data', (c) => (err = (err + c).slice(-4000)));
@@ -343,6 +348,19 @@ async function main() {
       nginxUrl = `http://127.0.0.1:${nginxPort}`;
       await waitReady(`${nginxUrl}/v2/health/ready`);
     }
+    const references = [];
+    for (const spec of values.reference) {
+      const eq = spec.indexOf('=');
+      if (eq <= 0) throw new Error(`--reference ${spec}: expected name=script.mjs`);
+      const port = await freePort();
+      const proc = launch(process.execPath, [path.resolve(spec.slice(eq + 1))], {
+        FLYWHEEL_BENCH_PORT: String(port),
+        FLYWHEEL_BENCH_BACKENDS: backends.map((b) => b.url).join(','),
+      });
+      const url = `http://127.0.0.1:${port}`;
+      await waitReady(`${url}/v2/health/ready`);
+      references.push({ name: spec.slice(0, eq), url: `${url}/predict`, pid: () => proc.pid });
+    }
     const nginxWorker = () => (nginxProc ? (childPids(nginxProc.pid)[0] ?? null) : null);
 
     const targets = [
@@ -351,6 +369,7 @@ async function main() {
         ? [{ name: 'haproxy (1 thread)', url: `${haproxyUrl}/predict`, pid: () => haproxyProc.pid }]
         : []),
       ...(nginxUrl ? [{ name: 'nginx (1 worker)', url: `${nginxUrl}/predict`, pid: nginxWorker }] : []),
+      ...references,
       ...(values.direct
         ? [
             {
