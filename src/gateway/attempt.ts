@@ -1,13 +1,12 @@
-// One try of one request on one replica: undici's dispatch handler, streaming the answer to the client,
-// and the failure handling of a try (retry on 503, fallback on 404, reset, attempt timeout).
-import { STATUS_CODES } from 'node:http';
+// One try of one request on one replica: a dispatch handler of the replica's pool (wire/upstream.ts),
+// streaming the answer to the client, and the failure handling of a try (retry on 503, fallback on
+// 404, reset, attempt timeout).
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
 import { Timed } from './deadlines.js';
 import type { Exchange } from './exchange.js';
-import { responseHeaders, type AnswerHead } from './headers.js';
-import type { BodyRewrite } from './plan.js';
+import { responseHeaderLines, type AnswerHead } from './headers.js';
 import type { FailureKind, Replica } from './replica.js';
+import type { UpstreamHandler } from './wire/upstream.js';
 
 /** The reason an abandoned attempt is cancelled with (its later onError is ignored). */
 class AttemptTimeoutError extends Error {
@@ -31,11 +30,8 @@ function describe(err: Error): string {
   return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
 }
 
-/**
- * One try on one replica: undici's dispatch handler (its raw-buffer callback set, the one undici's own
- * core calls, so no header object is built). Also its own attempt-timeout entry.
- */
-export class Attempt extends Timed implements Dispatcher.DispatchHandler, AnswerHead {
+/** One try on one replica: the pool's dispatch handler, and its own attempt-timeout entry. */
+export class Attempt extends Timed implements UpstreamHandler, AnswerHead {
   readonly ex: Exchange;
   readonly replica: Replica;
   abortUpstream: ((err?: Error) => void) | null = null;
@@ -52,14 +48,11 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
   settled = false;
   /** The first body chunk is held until the next one or the end, so small answers go out in one end(). */
   held: Buffer | null = null;
-  rawHeaders: Buffer[] | null = null;
-  /** The client's response headers, kept only while a rewritten body is collected. */
-  headers: string[] | null = null;
-  /** The body, collected only for a plan with a rewrite. */
-  chunks: Buffer[] | null = null;
+  rawHeaders: string[] | null = null;
   answeredBy: string | null = null;
   prediction: string | null = null;
   features: string | null = null;
+  hasLength = false;
   status = 0;
   /** When it was sent (performance.now()), for the learned timeouts. */
   readonly sentAt: number;
@@ -77,7 +70,7 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     if (!this.live && !this.detached) abort(ATTEMPT_TIMEOUT);
   }
 
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, raw: string[], resume: () => void, statusText: string): boolean {
     this.status = statusCode;
     const ex = this.ex;
     // A detached loser's time counts too: leaving the slow answers out would shrink the estimate.
@@ -112,37 +105,20 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     ex.responded = true;
     this.resumeFn = resume;
     this.rawHeaders = raw;
-    const rewrite = ex.plan.rewrite !== null;
-    const headers = responseHeaders(raw, ex, this, rewrite);
-    if (rewrite) {
-      // A rewritten body changes the length: the head goes out with the body, in onComplete.
-      this.headers = headers;
-      this.chunks = [];
-      return true;
-    }
-    const res = ex.res;
-    if (res.destroyed) return true;
-    // A standard reason phrase is what node:http writes anyway; passing it costs a validation.
-    if (statusText === '' || STATUS_CODES[statusCode] === statusText) res.writeHead(statusCode, headers);
-    else res.writeHead(statusCode, statusText, headers);
+    const lines = responseHeaderLines(raw, ex, this);
+    // The head goes out with the first body bytes (one write for a small answer).
+    ex.req.writeHead(statusCode, statusText === '' ? null : statusText, lines, this.hasLength);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (!this.live) return true;
-    if (this.chunks !== null) {
-      this.chunks.push(chunk);
-      return true;
-    }
     const held = this.held;
     this.held = chunk;
     if (held === null) return true;
-    const res = this.ex.res;
-    if (res.destroyed) return true;
-    if (res.write(held)) return true;
-    // The client reads slower than the replica sends: pause the upstream socket until it drains.
-    this.ex.resumeOnDrain();
-    return false;
+    // false: the client reads slower than the replica sends; the pool pauses the replica's socket
+    // until the client's drains (Exchange.onDrain resumes it).
+    return this.ex.req.write(held);
   }
 
   onComplete(): void {
@@ -154,29 +130,9 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     this.live = false;
     const ex = this.ex;
     if (this.status !== 503) ex.plan.balancer.recordSuccess(this.replica);
-    const res = ex.res;
-    if (ex.plan.rewrite !== null) this.#sendRewritten(ex.plan.rewrite);
-    else if (!res.destroyed) {
-      if (this.held !== null) res.end(this.held);
-      else res.end();
-    }
+    ex.req.end(this.held);
+    this.held = null;
     ex.end(this.status, this);
-  }
-
-  #sendRewritten(rewrite: BodyRewrite): void {
-    const ex = this.ex;
-    const original = this.collected();
-    let body = original;
-    try {
-      body = rewrite(original, this.status, ex.requestId);
-    } catch (err) {
-      ex.fwd.options.log.error({ err, route: ex.route.name }, 'response rewrite failed; body sent unchanged');
-    }
-    if (ex.res.destroyed) return;
-    const headers = this.headers ?? [];
-    headers.push('content-length', String(body.length));
-    ex.res.writeHead(this.status, headers);
-    ex.res.end(body);
   }
 
   onError(err: Error): void {
@@ -191,10 +147,8 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
     this.live = false;
     if (ex.responded) {
       // Mid-body failure: nothing can be retried; a truncated response must look truncated.
-      if (!ex.res.destroyed) ex.res.destroy();
+      if (!ex.req.gone) ex.req.abort();
       ex.end(502, this);
-    } else if ((err as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
-      ex.fail('FLY_ERR_BAD_REQUEST', `the request cannot be forwarded: ${err.message}`);
     } else {
       ex.attemptFailed(this, kind, message);
     }
@@ -239,12 +193,6 @@ export class Attempt extends Timed implements Dispatcher.DispatchHandler, Answer
 
   resumeUpstream(): void {
     this.resumeFn?.();
-  }
-
-  collected(): Buffer {
-    const chunks = this.chunks;
-    if (chunks === null || chunks.length === 0) return Buffer.alloc(0);
-    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   }
 
   private stopListening(): void {

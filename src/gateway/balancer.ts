@@ -3,15 +3,21 @@
 // stats() snapshot; a policy subclass overrides only pick().
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
+import { UpstreamPool } from './wire/upstream.js';
 import { Replica, type FailureKind, type ReplicaSnapshot, type ReplicaState } from './replica.js';
 
 export type BalancePolicy = 'least-outstanding' | 'round-robin';
 
-/** Makes the connection pool of one replica; tests pass their own, like undici's `factory` option. */
+/**
+ * Makes the undici pool of one replica (health checks, shadow requests: off the data path, which has
+ * its own pool, wire/upstream.ts); tests pass their own, like undici's `factory` option.
+ */
 export type DispatcherFactory = (origin: string) => Dispatcher;
 
 export interface BalancerOptions {
   factory: DispatcherFactory;
+  /** Connections per replica on the data path (default 64). */
+  upstreamConnections?: number;
   /** Consecutive failed requests (or failed checks) that take a replica out of rotation. */
   ejectAfter: number;
   /** Consecutive passing checks that bring an ejected or unhealthy replica back. */
@@ -104,7 +110,11 @@ export abstract class Balancer {
     }
     for (const url of wanted) {
       if (this.#replicas.has(url)) continue;
-      const replica = new Replica(url, this.#options.factory(url));
+      const replica = new Replica(
+        url,
+        this.#options.factory(url),
+        new UpstreamPool(url, { connections: this.#options.upstreamConnections ?? 64 }),
+      );
       this.#replicas.set(url, replica);
       this.#options.log.info({ replica: url }, 'replica added');
       this.#rebuild();
@@ -215,7 +225,10 @@ export abstract class Balancer {
     this.healthy = [];
     this.standby = [];
     await Promise.all(
-      all.map((r) => (force ? r.dispatcher.destroy() : r.dispatcher.close()).catch(() => undefined)),
+      all.flatMap((r) => [
+        (force ? r.dispatcher.destroy() : r.dispatcher.close()).catch(() => undefined),
+        force ? r.upstream.destroy() : r.upstream.close(),
+      ]),
     );
   }
 
@@ -223,9 +236,8 @@ export abstract class Balancer {
     this.#replicas.delete(replica.url);
     this.#draining.add(replica);
     this.#setState(replica, 'draining', 'gone from discovery');
-    // undici's close() lets queued and in-flight requests finish before the connections close.
-    replica.dispatcher
-      .close()
+    // Both pools let queued and in-flight requests finish before their connections close.
+    Promise.all([replica.dispatcher.close(), replica.upstream.close()])
       .catch((err: unknown) =>
         this.#options.log.warn({ replica: replica.url, err: String(err) }, 'replica pool close failed'),
       )

@@ -1,7 +1,5 @@
 // One client request from arrival to its last byte: its body, its plan, its tries and how it ends.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
 import { ERRORS, FlywheelError, type ErrorCode } from '../errors.js';
 import { Attempt, CLIENT_GONE, DEADLINE_PASSED } from './attempt.js';
 import { Timed } from './deadlines.js';
@@ -9,28 +7,7 @@ import type { Forwarder } from './forward.js';
 import type { RequestHead } from './headers.js';
 import type { ForwardPlan, ForwardRoute } from './plan.js';
 import type { FailureKind, Replica } from './replica.js';
-
-const kExchange = Symbol('flywheel.exchange');
-type RequestWithExchange = IncomingMessage & { [kExchange]?: Exchange };
-type ResponseWithExchange = ServerResponse & { [kExchange]?: Exchange };
-
-// Listeners shared by every request (`this` is the emitter), so none is allocated per request.
-function onRequestData(this: RequestWithExchange, chunk: Buffer): void {
-  this[kExchange]?.addBody(chunk);
-}
-function onRequestEnd(this: RequestWithExchange): void {
-  this[kExchange]?.bodyComplete();
-}
-function onRequestError(this: RequestWithExchange): void {
-  this[kExchange]?.clientGone();
-}
-function onResponseDrain(this: ResponseWithExchange): void {
-  this[kExchange]?.attempt?.resumeUpstream();
-}
-function onResponseClose(this: ResponseWithExchange): void {
-  // After a complete answer the exchange is done already; before it, the client went away.
-  this[kExchange]?.clientGone();
-}
+import { headerLines, httpDate, type RequestListener, type WireRequest } from './wire/front.js';
 
 /** The hedge delay of an exchange: its own list entry, as the exchange is in the deadline list. */
 class HedgeTimer extends Timed {
@@ -45,13 +22,15 @@ class HedgeTimer extends Timed {
 }
 
 /** One client request from arrival to its last byte. The total deadline is its own Timed entry. */
-export class Exchange extends Timed implements RequestHead {
+export class Exchange extends Timed implements RequestHead, RequestListener {
   readonly fwd: Forwarder;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: WireRequest;
   readonly route: ForwardRoute;
   readonly startedAt = performance.now();
-  readonly headers: string[] = [];
+  /** The upstream request's header lines from the client's (headers.ts scanRequestHeaders). */
+  headerLines = '';
+  /** The plan's own header lines (e.g. `x-model-version`), sent after `headerLines`. */
+  planLines = '';
   requestId = '';
   correlationId = '';
   contentLength = -1;
@@ -60,8 +39,6 @@ export class Exchange extends Timed implements RequestHead {
   bodyParts: Buffer[] | null = null;
   bodyBytes = 0;
   plan: ForwardPlan;
-  /** Length of `headers` before a plan appended its own, so a fallback plan can replace them. */
-  baseHeaders = 0;
   fellBack = false;
   /** The attempt the exchange follows; with a hedge in flight, the first of the two. */
   attempt: Attempt | null = null;
@@ -75,38 +52,15 @@ export class Exchange extends Timed implements RequestHead {
   /** Reasons of failed attempts, for the error body; allocated only on failure. */
   failures: string[] | null = null;
 
-  constructor(fwd: Forwarder, req: IncomingMessage, res: ServerResponse, route: ForwardRoute) {
+  constructor(fwd: Forwarder, req: WireRequest, route: ForwardRoute) {
     super();
     this.fwd = fwd;
     this.req = req;
-    this.res = res;
     this.route = route;
     this.plan = route.plan;
   }
 
-  /** Reads the request body through the shared listeners; it starts once the body is in. */
-  readBody(): void {
-    const req = this.req as RequestWithExchange;
-    req[kExchange] = this;
-    req.on('data', onRequestData);
-    req.on('error', onRequestError);
-    // With a Content-Length the request goes out with its last byte; only a chunked body waits
-    // for 'end' (a tick later).
-    if (this.chunked) req.on('end', onRequestEnd);
-  }
-
-  /** A client that closes its connection before its answer cancels the attempts (and any retry). */
-  watchClient(): void {
-    (this.res as ResponseWithExchange)[kExchange] = this;
-    this.res.on('close', onResponseClose);
-  }
-
-  /** The client reads slower than the replica sends: the attempt resumes once the response drains. */
-  resumeOnDrain(): void {
-    this.res.once('drain', onResponseDrain);
-  }
-
-  addBody(chunk: Buffer): void {
+  onBody(chunk: Buffer): void {
     if (this.done) return;
     this.bodyBytes += chunk.length;
     if (this.bodyBytes > this.fwd.options.bodyLimit) {
@@ -115,20 +69,26 @@ export class Exchange extends Timed implements RequestHead {
     }
     if (this.body === null) this.body = chunk;
     else (this.bodyParts ??= [this.body]).push(chunk);
-    if (this.bodyBytes === this.contentLength && !this.chunked) this.bodyComplete();
   }
 
-  bodyComplete(): void {
+  /** The whole body is in (right after the head without one): the request starts. */
+  onBodyEnd(): void {
     if (this.done || this.attempt !== null) return;
     if (this.bodyParts !== null) this.body = Buffer.concat(this.bodyParts, this.bodyBytes);
     this.bodyParts = null;
     this.start();
   }
 
-  clientGone(): void {
+  /** A client that closes its connection before its answer cancels the attempts (and any retry). */
+  onClientGone(): void {
     if (this.done) return;
     this.abandonAttempts(CLIENT_GONE);
     this.end(499, null);
+  }
+
+  /** The client read what had backed up: the attempt streaming the answer resumes. */
+  onDrain(): void {
+    this.attempt?.resumeUpstream();
   }
 
   start(): void {
@@ -141,8 +101,7 @@ export class Exchange extends Timed implements RequestHead {
         return;
       }
     }
-    this.baseHeaders = this.headers.length;
-    if (this.plan.headers !== null) for (const h of this.plan.headers) this.headers.push(h);
+    if (this.plan.headers !== null) this.planLines = headerLines(this.plan.headers);
     const replica = this.plan.balancer.pick(null);
     if (replica === null) {
       this.fail('FLY_ERR_NO_UPSTREAM', 'no healthy backend replica to answer');
@@ -151,12 +110,11 @@ export class Exchange extends Timed implements RequestHead {
     this.forward(replica);
   }
 
-  /** Switches to the plan's fallback (undici copied the headers of the attempt already sent). */
+  /** Switches to the plan's fallback (the attempt already sent keeps the bytes it sent). */
   useFallback(fallback: ForwardPlan): void {
     this.fellBack = true;
     this.plan = fallback;
-    this.headers.length = this.baseHeaders;
-    if (fallback.headers !== null) for (const h of fallback.headers) this.headers.push(h);
+    this.planLines = fallback.headers !== null ? headerLines(fallback.headers) : '';
   }
 
   /** The one place a request is sent to a replica. A fallback is not a retry: it uses no try. */
@@ -193,13 +151,15 @@ export class Exchange extends Timed implements RequestHead {
   #dispatch(attempt: Attempt, now: number): void {
     this.plan.balancer.onRequestStart(attempt.replica);
     this.fwd.attemptTimeouts.add(attempt, now);
-    const opts: Dispatcher.DispatchOptions = {
-      path: this.req.url ?? '/',
-      method: this.req.method as Dispatcher.HttpMethod,
-      headers: this.headers,
-      body: this.body,
-    };
-    attempt.replica.dispatcher.dispatch(opts, attempt);
+    attempt.replica.upstream.dispatch(
+      {
+        method: this.req.method,
+        path: this.req.url,
+        headerLines: this.planLines === '' ? this.headerLines : this.headerLines + this.planLines,
+        body: this.body,
+      },
+      attempt,
+    );
   }
 
   /** The other attempt still in flight beside `attempt`, if the request was hedged. */
@@ -261,7 +221,7 @@ export class Exchange extends Timed implements RequestHead {
       );
     } else if (this.responded) {
       // Part of the answer is out: cut the connection so the client sees a truncated response.
-      this.res.destroy();
+      this.req.abort();
       this.end(504, null);
     } else {
       this.fail(
@@ -284,27 +244,18 @@ export class Exchange extends Timed implements RequestHead {
   fail(code: ErrorCode, message: string): void {
     if (this.done) return;
     const status = ERRORS[code].status;
-    const res = this.res;
-    if (!res.headersSent && !res.destroyed) {
+    const req = this.req;
+    if (!req.headSent && !req.gone) {
       const details: Record<string, unknown> = { request_id: this.requestId };
       if (this.failures !== null) details.attempts = this.failures;
       const body = JSON.stringify(new FlywheelError(code, message, details).toJSON());
-      const headers = [
-        'content-type',
-        'application/json; charset=utf-8',
-        'content-length',
-        String(Buffer.byteLength(body)),
-        'x-request-id',
-        this.requestId,
-      ];
-      if (this.correlationId !== '') headers.push('x-correlation-id', this.correlationId);
+      let head = `content-type: application/json; charset=utf-8\r\ndate: ${httpDate()}\r\nx-request-id: ${this.requestId}\r\n`;
+      if (this.correlationId !== '') head += `x-correlation-id: ${this.correlationId}\r\n`;
       // A body too large or stalled is left unread: close the connection rather than parse what follows.
-      if (code === 'FLY_ERR_BODY_TOO_LARGE' || code === 'FLY_ERR_REQUEST_TIMEOUT')
-        headers.push('connection', 'close');
-      res.writeHead(status, headers);
-      res.end(body);
-    } else if (!res.destroyed) {
-      res.destroy();
+      if (code === 'FLY_ERR_BODY_TOO_LARGE' || code === 'FLY_ERR_REQUEST_TIMEOUT') req.closeAfter = true;
+      req.respond(status, head, body);
+    } else if (!req.gone) {
+      req.abort();
     }
     this.end(status, null);
   }
@@ -324,8 +275,8 @@ export class Exchange extends Timed implements RequestHead {
         observer({
           requestId: this.requestId,
           route: this.route.name,
-          method: this.req.method ?? 'GET',
-          url: this.req.url ?? '/',
+          method: this.req.method,
+          url: this.req.url,
           replica: attempt?.replica.url ?? null,
           status,
           attempts: this.tries,

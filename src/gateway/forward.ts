@@ -1,6 +1,6 @@
-// The proxy hot path. One Exchange per client request and one Attempt (an undici dispatch handler) per
-// try on a replica. The response streams through untouched: undici hands over the replica's raw header
-// and body buffers and they are written to the client as they are, never parsed.
+// The proxy hot path. One Exchange per client request and one Attempt (a dispatch handler of the
+// replica's pool, wire/upstream.ts) per try on a replica. The answer streams through untouched: its
+// head is copied line by line, its body chunks are written to the client as they come, never parsed.
 //
 // forward() is the single place a request goes to a replica; the other concerns are small wrappers
 // around it, in the spirit of undici's interceptors:
@@ -14,22 +14,22 @@
 //   - a client that goes away cancels its attempts; a client body that stalls gets 408.
 //
 // The files: plan.ts (the types of the seam), exchange.ts (one client request), attempt.ts (one try).
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attempt } from './attempt.js';
 import { DeadlineList, DeadlineSweeper } from './deadlines.js';
 import { Exchange } from './exchange.js';
 import { scanRequestHeaders } from './headers.js';
 import { LearnedTimeouts } from './latency.js';
 import type { ForwarderOptions, ForwardRoute } from './plan.js';
+import type { WireRequest } from './wire/front.js';
 
 export type {
-  BodyRewrite,
   ExchangeObserver,
   ExchangeRecord,
   ForwarderOptions,
   ForwardPlan,
   ForwardRoute,
   Planner,
+  RequestLine,
   RouteMeter,
 } from './plan.js';
 
@@ -70,22 +70,17 @@ export class Forwarder {
   }
 
   /** Forwards one client request along `route`. Never throws; every outcome is a response. */
-  handle(req: IncomingMessage, res: ServerResponse, route: ForwardRoute): void {
-    const ex = new Exchange(this, req, res, route);
+  handle(req: WireRequest, route: ForwardRoute): void {
+    const ex = new Exchange(this, req, route);
     this.inFlight++;
     this.requests++;
     this.deadlines.add(ex, ex.startedAt);
-    ex.watchClient();
-    scanRequestHeaders(req.rawHeaders, req.socket.remoteAddress, ex, ex.headers);
-    if (ex.contentLength > 0 || ex.chunked) {
-      if (ex.contentLength > this.options.bodyLimit) {
-        ex.fail('FLY_ERR_BODY_TOO_LARGE', `request body is larger than ${this.options.bodyLimit} bytes`);
-        return;
-      }
-      ex.readBody();
-    } else {
-      ex.start();
+    req.listener = ex;
+    ex.headerLines = scanRequestHeaders(req.rawHeaders, req.remoteAddress, ex);
+    if (ex.contentLength > this.options.bodyLimit) {
+      ex.fail('FLY_ERR_BODY_TOO_LARGE', `request body is larger than ${this.options.bodyLimit} bytes`);
     }
+    // The body (or, without one, its end right after the head) arrives through the listener.
   }
 
   /** Resolves when no request is in flight (or at once). */

@@ -1,7 +1,8 @@
 // Header handling of the proxy hot path: one pass over the client's raw headers builds the upstream
-// request's header list, one pass over the replica's raw headers builds the client response's. Flat
-// [name, value, ...] arrays throughout, as node:http and undici both take them, so no header object is
-// built and no name is lower-cased unless its length and first letter make it a candidate.
+// request's header lines, one pass over the replica's raw headers builds the client answer's. The
+// parser hands over flat [name, value, ...] arrays and the wire takes "name: value\r\n" lines, so no
+// header object is built and no name is lower-cased unless its length and first letter make it a
+// candidate.
 import { randomFillSync } from 'node:crypto';
 import { isUsableRequestId } from '../request-id.js';
 
@@ -49,13 +50,6 @@ export function newRequestId(): string {
 }
 
 /**
- * Fills `out` with the headers to send upstream: the client's end-to-end headers, a newly minted
- * `x-request-id` (the client's own, when usable, goes as `x-correlation-id`: a client never chooses the
- * id its feedback joins on) and `x-forwarded-for` with the client's
- * address appended. Drops hop-by-hop headers, Host (undici sets the replica's), Content-Length (undici
- * sets it from the buffered body) and Expect (node:http already answered 100-continue).
- */
-/**
  * The hop-by-hop headers both directions drop (RFC 9110 §7.6.1), apart from Transfer-Encoding, which
  * each direction handles itself. `c` is the name's first letter in ASCII lower case: with the length it
  * rules out almost every header before any lower-casing.
@@ -79,12 +73,19 @@ function isHopByHop(name: string, c: number): boolean {
   }
 }
 
+/**
+ * The header lines to send upstream ("name: value\r\n" each): the client's end-to-end headers, a newly
+ * minted `x-request-id` (the client's own, when usable, goes as `x-correlation-id`: a client never
+ * chooses the id its feedback joins on) and `x-forwarded-for` with the client's address appended. Drops
+ * hop-by-hop headers, Host (the pool sends the replica's), Content-Length (sent from the buffered
+ * body), Transfer-Encoding (the body is de-chunked) and Expect (the front answered 100-continue).
+ */
 export function scanRequestHeaders(
   raw: readonly string[],
   remoteAddress: string | undefined,
   head: RequestHead,
-  out: string[],
-): void {
+): string {
+  let out = '';
   let correlationId = '';
   let forwardedFor = '';
   head.contentLength = -1;
@@ -126,28 +127,18 @@ export function scanRequestHeaders(
         }
         break;
     }
-    out.push(name, value);
+    out += `${name}: ${value}\r\n`;
   }
   head.requestId = newRequestId();
   head.correlationId = correlationId;
-  out.push('x-request-id', head.requestId);
-  if (correlationId !== '') out.push('x-correlation-id', correlationId);
+  out += `x-request-id: ${head.requestId}\r\n`;
+  if (correlationId !== '') out += `x-correlation-id: ${correlationId}\r\n`;
   if (remoteAddress !== undefined) {
-    out.push('x-forwarded-for', forwardedFor === '' ? remoteAddress : `${forwardedFor}, ${remoteAddress}`);
+    out += `x-forwarded-for: ${forwardedFor === '' ? remoteAddress : `${forwardedFor}, ${remoteAddress}`}\r\n`;
   } else if (forwardedFor !== '') {
-    out.push('x-forwarded-for', forwardedFor);
+    out += `x-forwarded-for: ${forwardedFor}\r\n`;
   }
-}
-
-/** The first value of header `name` (lower case) in undici's raw response headers. */
-export function rawHeaderValue(raw: readonly Buffer[] | null, name: string): string | undefined {
-  if (raw === null) return undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === name.length && raw[i].toString('latin1').toLowerCase() === name) {
-      return raw[i + 1].toString('latin1');
-    }
-  }
-  return undefined;
+  return out;
 }
 
 /** What the gateway reads from a replica's answer head while copying it (null: header absent). */
@@ -158,32 +149,33 @@ export interface AnswerHead {
   prediction: string | null;
   /** `x-flywheel-features`, raw: the feature values as the model used them, comma-separated. */
   features: string | null;
+  /** The answer has a Content-Length. */
+  hasLength: boolean;
 }
 
 /**
- * The replica's response headers for the client, byte for byte (latin1 keeps every byte), without the
- * hop-by-hop ones node:http sets itself and without `x-flywheel-*` (meant for the gateway alone, kept
- * in `head`), plus the minted `x-request-id` unless the replica already echoed it and the client's
- * `x-correlation-id` when it sent one. `dropContentLength` when the caller sends a body of another
- * length.
+ * The replica's response header lines for the client ("name: value\r\n" each), byte for byte (latin1
+ * strings keep every byte), without the hop-by-hop ones the front sets itself and without
+ * `x-flywheel-*` (meant for the gateway alone, kept in `head`), plus the minted `x-request-id` unless
+ * the replica already echoed it and the client's `x-correlation-id` when it sent one.
  */
-export function responseHeaders(
-  raw: readonly Buffer[],
+export function responseHeaderLines(
+  raw: readonly string[],
   request: Readonly<RequestHead>,
   head: AnswerHead,
-  dropContentLength = false,
-): string[] {
-  const out: string[] = [];
+): string {
+  let out = '';
   let hasRequestId = false;
+  head.hasLength = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
+    const name = raw[i];
     const c = name.charCodeAt(0) | 0x20;
     if (isHopByHop(name, c)) continue;
     if (c === 0x78 && name.length > 11 && name.charCodeAt(10) === 0x2d) {
       const lower = name.toLowerCase();
       if (lower.startsWith('x-flywheel-')) {
-        if (lower === 'x-flywheel-prediction') head.prediction = raw[i + 1].toString('latin1');
-        else if (lower === 'x-flywheel-features') head.features = raw[i + 1].toString('latin1');
+        if (lower === 'x-flywheel-prediction') head.prediction = raw[i + 1];
+        else if (lower === 'x-flywheel-features') head.features = raw[i + 1];
         continue;
       }
     }
@@ -192,21 +184,21 @@ export function responseHeaders(
         if (c === 0x78 && name.toLowerCase() === 'x-request-id') hasRequestId = true;
         break;
       case 14: // content-length
-        if (dropContentLength && c === 0x63 && name.toLowerCase() === 'content-length') continue;
+        if (c === 0x63 && name.toLowerCase() === 'content-length') head.hasLength = true;
         break;
       case 15: // x-model-version
         if (c === 0x78 && head.answeredBy === null && name.toLowerCase() === 'x-model-version') {
-          head.answeredBy = raw[i + 1].toString('latin1');
+          head.answeredBy = raw[i + 1];
         }
         break;
       case 17: // transfer-encoding
         if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') continue;
         break;
     }
-    out.push(name, raw[i + 1].toString('latin1'));
+    out += `${name}: ${raw[i + 1]}\r\n`;
   }
-  if (!hasRequestId) out.push('x-request-id', request.requestId);
-  if (request.correlationId !== '') out.push('x-correlation-id', request.correlationId);
+  if (!hasRequestId) out += `x-request-id: ${request.requestId}\r\n`;
+  if (request.correlationId !== '') out += `x-correlation-id: ${request.correlationId}\r\n`;
   return out;
 }
 

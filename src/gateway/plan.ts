@@ -1,6 +1,5 @@
 // The seam between the forwarder and what plugs into it (the experiment layer, metrics): the plan of
 // one request, what a finished exchange reports, and the route and options types.
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../log.js';
 import type { Balancer } from './balancer.js';
 import type { FailureKind, Replica } from './replica.js';
@@ -17,21 +16,22 @@ export interface ForwardPlan {
   /** Sees every finished exchange (what the answer's head said; the body streams past it). */
   readonly observer: ExchangeObserver | null;
   /**
-   * Replaces the response body before the client gets it (e.g. to add a `request_id` member). The
-   * response is then buffered whole and its Content-Length recomputed; null streams it untouched.
-   */
-  readonly rewrite: BodyRewrite | null;
-  /**
    * Where to go when a replica answers 404 to this plan (e.g. it has not loaded the version named in
    * `headers` yet): the request is sent once more with the fallback plan. Followed at most once.
    */
   readonly fallback?: ForwardPlan;
 }
 
-export type BodyRewrite = (body: Buffer, status: number, requestId: string) => Buffer;
+/** What a planner may read of a client request besides its body. */
+export interface RequestLine {
+  readonly method: string;
+  readonly url: string;
+  /** Flat `[name, value, ...]`, as received. */
+  readonly rawHeaders: readonly string[];
+}
 
 /** Chooses the plan of one request once its body is in (a sticky split may read `user_id` from it). */
-export type Planner = (req: IncomingMessage, body: Buffer | null, requestId: string) => ForwardPlan;
+export type Planner = (req: RequestLine, body: Buffer | null, requestId: string) => ForwardPlan;
 
 export interface ExchangeRecord {
   readonly requestId: string;
@@ -45,7 +45,7 @@ export interface ExchangeRecord {
   readonly durationMs: number;
   readonly requestBody: Buffer | null;
   /** The replica's raw response headers (null when the gateway answered with an error itself). */
-  readonly responseHeaders: readonly Buffer[] | null;
+  readonly responseHeaders: readonly string[] | null;
   /** `x-model-version` of the answer. */
   readonly answeredBy: string | null;
   /** `x-flywheel-prediction` of the answer, raw (a single /predict 200 answer has it). */

@@ -2,6 +2,7 @@
 // its health. The health rules live here, in one place, so passive ejection (failed traffic) and active
 // checks (GET /v2/health/ready) cannot disagree about what a state means.
 import type { Dispatcher } from 'undici';
+import type { UpstreamPool } from './wire/upstream.js';
 
 /**
  * - `unknown`: discovered, not checked yet (used only when no replica is healthy)
@@ -41,7 +42,10 @@ export interface ReplicaSnapshot {
 
 export class Replica {
   readonly url: string;
+  /** undici's pool: health checks and shadow requests. */
   readonly dispatcher: Dispatcher;
+  /** The data path's pool (wire/upstream.ts). */
+  readonly upstream: UpstreamPool;
   state: ReplicaState = 'unknown';
   /** Requests dispatched and not yet finished (includes ones queued inside the pool). */
   inFlight = 0;
@@ -58,9 +62,10 @@ export class Replica {
   /** Set while an active check is running, so a slow replica never has two at once. */
   checking = false;
 
-  constructor(url: string, dispatcher: Dispatcher) {
+  constructor(url: string, dispatcher: Dispatcher, upstream: UpstreamPool) {
     this.url = url;
     this.dispatcher = dispatcher;
+    this.upstream = upstream;
   }
 
   /** A getter rather than a state comparison so it reads fresh after an await. */

@@ -1,8 +1,9 @@
-// The gateway process: a plain node:http server whose request listener is one route lookup, then
-// either the forwarder (the hot path) or one of the gateway's own small routes (health, metrics,
-// status). Also the wiring of balancer, health checks, discovery and metrics, and graceful shutdown.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// The gateway process: an HTTP/1.1 front (wire/front.ts) whose request handler is one route lookup,
+// then either the forwarder (the hot path) or one of the gateway's own small routes (health, metrics,
+// status), run on node:http's request and response objects (wire/local.ts). Also the wiring of
+// balancer, health checks, discovery and metrics, and graceful shutdown.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:net';
 import type { GatewayConfig } from '../config.js';
 import { FlywheelError, isFlywheelError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,9 +13,10 @@ import { createReplicaSource, type ReplicaSource } from './discovery.js';
 import type { Registry } from 'prom-client';
 import { Forwarder, type ForwardPlan, type ForwardRoute, type Planner } from './forward.js';
 import { HealthChecker } from './health.js';
-import { IdleConnections } from './idle.js';
 import { GatewayMetrics } from './metrics.js';
 import { RouteTable, type LocalHandler, type LocalRoute } from './routes.js';
+import { Front, headerLines, httpDate, type WireRequest } from './wire/front.js';
+import { runNodeHandler } from './wire/local.js';
 
 export interface GatewayOptions {
   /** Makes each replica's connection pool (default: an undici Pool per replica). */
@@ -82,8 +84,7 @@ export class Gateway {
   readonly routes = new RouteTable();
   /** What the plain forwarding routes do: any replica, no extra header, nothing observed. */
   readonly defaultPlan: ForwardPlan;
-  readonly server: http.Server;
-  readonly idle: IdleConnections;
+  readonly front: Front;
   #startedAt = 0;
   #closing = false;
   #closed: Promise<void> | null = null;
@@ -94,6 +95,7 @@ export class Gateway {
     this.log = log;
     this.balancer = createBalancer(config.balance, {
       factory: options.factory ?? poolFactory(config.upstreamConnections),
+      upstreamConnections: config.upstreamConnections,
       ejectAfter: config.ejectAfter,
       readmitAfter: config.readmitAfter,
       log,
@@ -119,7 +121,6 @@ export class Gateway {
       balancer: this.balancer,
       headers: null,
       observer: null,
-      rewrite: null,
     });
 
     const predict = this.forwardRoute('predict');
@@ -145,11 +146,10 @@ export class Gateway {
         this.localRoute('status', (req, res) => this.#status(req, res)),
       );
 
-    // keepAliveTimeout 0: node:http's per-request keep-alive timer is replaced by one sweep (idle.ts).
-    this.server = http.createServer({ noDelay: true, keepAliveTimeout: 0 }, (req, res) =>
-      this.#onRequest(req, res),
-    );
-    this.idle = new IdleConnections(this.server, config.keepAliveTimeout);
+    this.front = new Front({
+      keepAliveTimeoutMs: config.keepAliveTimeout,
+      handler: (req) => this.#onRequest(req),
+    });
   }
 
   /** A forwarding route; `planner` chooses a plan per request (else the default plan). */
@@ -174,8 +174,13 @@ export class Gateway {
     return { kind: 'local', name, handle };
   }
 
+  /** The listening socket server ('listening' and 'close' events). */
+  get server(): Server {
+    return this.front.server;
+  }
+
   get url(): string {
-    const address = this.server.address() as AddressInfo | null;
+    const address = this.front.address();
     if (address === null) throw new Error('gateway is not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
@@ -194,33 +199,18 @@ export class Gateway {
   async start(): Promise<void> {
     await this.source.start((urls) => this.balancer.setReplicas(urls));
     await this.health.start();
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        this.server.off('listening', onListening);
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new FlywheelError(
-                'FLY_ERR_PORT_IN_USE',
-                `port ${this.config.port} on ${this.config.host} is already in use (choose another with --port)`,
-              )
-            : new FlywheelError(
-                'FLY_ERR_CONFIG',
-                `cannot listen on ${this.config.host}:${this.config.port}: ${err.message}`,
-              ),
-        );
-      };
-      const onListening = () => {
-        this.server.off('error', onError);
-        resolve();
-      };
-      this.server.once('error', onError);
-      this.server.once('listening', onListening);
-      this.server.listen(this.config.port, this.config.host);
-    }).catch(async (err: unknown) => {
+    await this.front.listen(this.config.port, this.config.host).catch(async (err: NodeJS.ErrnoException) => {
       await this.#stopBackground(true);
-      throw err;
+      throw err.code === 'EADDRINUSE'
+        ? new FlywheelError(
+            'FLY_ERR_PORT_IN_USE',
+            `port ${this.config.port} on ${this.config.host} is already in use (choose another with --port)`,
+          )
+        : new FlywheelError(
+            'FLY_ERR_CONFIG',
+            `cannot listen on ${this.config.host}:${this.config.port}: ${err.message}`,
+          );
     });
-    this.idle.start();
     this.#startedAt = Date.now();
     this.log.info(
       {
@@ -246,8 +236,7 @@ export class Gateway {
     this.#closing = true;
     const inFlight = this.forwarder.inFlight;
     this.log.info({ in_flight: inFlight }, 'gateway stopping');
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    const serverClosed = this.front.stopAccepting();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
       this.forwarder.idle().then(() => true),
@@ -262,7 +251,7 @@ export class Gateway {
         'grace period over; cutting the remaining requests',
       );
     }
-    this.server.closeAllConnections();
+    this.front.destroyAll();
     await serverClosed;
     await this.#stopBackground(!finished);
     this.log.info(
@@ -272,27 +261,28 @@ export class Gateway {
   }
 
   async #stopBackground(force: boolean): Promise<void> {
-    this.idle.stop();
+    this.front.close();
     this.source.close();
     await this.health.stop();
     this.forwarder.close();
     await this.balancer.close(force);
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    // While stopping, every answer asks the client to close its connection and go elsewhere.
-    if (this.#closing) res.shouldKeepAlive = false;
-    this.idle.touch(req.socket);
-    const url = req.url ?? '/';
+  #onRequest(req: WireRequest): void {
+    // While stopping, every answer asks the client to close its connection and go elsewhere (the
+    // front adds `Connection: close` once it stops accepting).
+    const url = req.url;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const route = this.routes.match(path);
     if (route === undefined) {
-      sendError(res, new FlywheelError('FLY_ERR_NOT_FOUND', `no route for ${req.method} ${path}`));
+      const err = new FlywheelError('FLY_ERR_NOT_FOUND', `no route for ${req.method} ${path}`);
+      const lines = headerLines(['content-type', 'application/json; charset=utf-8', 'date', httpDate()]);
+      req.respond(err.status, lines, JSON.stringify(err.toJSON()));
     } else if (route.kind === 'forward') {
-      this.forwarder.handle(req, res, route);
+      this.forwarder.handle(req, route);
     } else {
-      this.#runLocal(route, req, res);
+      runNodeHandler(req, (nreq, res) => this.#runLocal(route, nreq, res));
     }
   }
 

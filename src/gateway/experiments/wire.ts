@@ -10,7 +10,14 @@ import type { Logger } from '../../log.js';
 import type { Balancer } from '../balancer.js';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { GatewayConfig } from '../../config.js';
-import type { ExchangeObserver, ExchangeRecord, ForwardPlan, ForwardRoute, Planner } from '../forward.js';
+import type {
+  ExchangeObserver,
+  ExchangeRecord,
+  ForwardPlan,
+  ForwardRoute,
+  Planner,
+  RequestLine,
+} from '../forward.js';
 import { readBody } from '../read-body.js';
 import type { LocalHandler, LocalRoute, RouteTable } from '../routes.js';
 import { predictionOf, userIdOf } from './body.js';
@@ -23,7 +30,7 @@ function toText(b: Buffer | null): string {
 }
 
 /** The client asked for a version itself (header): the split must not override it. */
-function clientChoseVersion(req: IncomingMessage): boolean {
+function clientChoseVersion(req: RequestLine): boolean {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === 15 && raw[i].toLowerCase() === 'x-model-version') return true;
@@ -31,7 +38,7 @@ function clientChoseVersion(req: IncomingMessage): boolean {
   return false;
 }
 
-function userIdHeader(req: IncomingMessage): string | undefined {
+function userIdHeader(req: RequestLine): string | undefined {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === 9 && raw[i].toLowerCase() === 'x-user-id' && raw[i + 1] !== '') return raw[i + 1];
@@ -70,14 +77,12 @@ export function predictWiring(options: {
     balancer,
     headers: null,
     observer: observerFor(PLAIN_ROUTE),
-    rewrite: null,
   });
   // The client chose the version: forwarded as asked, counted in the version's pinned column only.
   const pinned: ForwardPlan = Object.freeze({
     balancer,
     headers: null,
     observer: (record: ExchangeRecord) => observeRecord(experiments, PLAIN_ROUTE, record, true),
-    rewrite: null,
   });
   const planner: Planner = (req, body) => {
     if (clientChoseVersion(req)) return pinned;
@@ -86,14 +91,13 @@ export function predictWiring(options: {
     const route = experiments.route(userId);
     if (route.version === null && route.shadowVersion === null) return plan;
     const observer = observerFor(route);
-    if (route.version === null) return { balancer, headers: null, observer, rewrite: null };
+    if (route.version === null) return { balancer, headers: null, observer };
     return {
       balancer,
       headers: ['x-model-version', route.version],
       observer,
-      rewrite: null,
       // A replica still loading the candidate (or done unloading it) answers 404: production answers.
-      fallback: { balancer, headers: null, observer, rewrite: null },
+      fallback: { balancer, headers: null, observer },
     };
   };
   return { plan, planner };

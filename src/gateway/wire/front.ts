@@ -1,0 +1,496 @@
+// The gateway's HTTP/1.1 server: a net.Server whose connections are parsed by Node's own llhttp in
+// consume mode (llhttp.ts). It replaces node:http's server on the data path, where node:http's
+// IncomingMessage/ServerResponse streams cost more than the rest of the gateway together (the issue-13
+// note has the profile). What node:http did for us and is done here instead:
+//   - keep-alive and `Connection: close`, HTTP/1.0 clients, HEAD/204/304 answers without a body, a
+//     chunked answer when the length is unknown, `Expect: 100-continue`;
+//   - pipelined requests: answers leave in request order (a later answer waits, buffered, for the
+//     earlier ones);
+//   - a malformed request gets 400 (431 for an oversized head) and the connection is closed;
+//   - idle keep-alive connections, and heads or bodies that never finish, are closed by one sweep a
+//     second (a per-socket timer re-armed per request measured at several percent of the CPU);
+//   - a client that half-closes still gets its answers; graceful close answers what is in flight with
+//     `Connection: close` and ends idle connections at once.
+// Routes the gateway answers itself still get node:http's IncomingMessage/ServerResponse (local.ts).
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import {
+  consumeSocket,
+  disposeParser,
+  kOnBody,
+  kOnExecute,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageComplete,
+  METHODS,
+  newParser,
+  REQUEST,
+  setReading,
+  type HeadCallback,
+  type NativeParser,
+} from './llhttp.js';
+
+/** Who a request's events go to (the forwarder's exchange, or the local-route adapter). */
+export interface RequestListener {
+  onBody(chunk: Buffer): void;
+  /** The whole body is in (right after the head for a request without one). */
+  onBodyEnd(): void;
+  /** The connection closed before this request's answer was complete. */
+  onClientGone(): void;
+  /** Output that had backed up in the socket has been written out. */
+  onDrain(): void;
+}
+
+export type RequestHandler = (req: WireRequest) => void;
+
+export interface FrontOptions {
+  /** Idle keep-alive connections, and heads or bodies that stall, are closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** Largest request head (llhttp's limit; 0: Node's default of 16 KiB). */
+  maxHeaderSize?: number;
+  handler: RequestHandler;
+}
+
+/** More requests than this queued on one connection (pipelining) pauses reading it. */
+const MAX_QUEUED = 16;
+const CRLF = '\r\n';
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
+/** The value of an `Expect` header, or null (a length test rules out nearly every name first). */
+function expectation(headers: readonly string[]): string | null {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name.length === 6 && name.toLowerCase() === 'expect') return headers[i + 1];
+  }
+  return null;
+}
+
+/** `[name, value, ...]` as header lines ("name: value\r\n" each). */
+export function headerLines(flat: readonly string[]): string {
+  let lines = '';
+  for (let i = 0; i < flat.length; i += 2) lines += `${flat[i]}: ${flat[i + 1]}${CRLF}`;
+  return lines;
+}
+
+/** The `Date` header value, refreshed once a second by the sweep (as node:http caches it). */
+let dateValue = new Date().toUTCString();
+
+export function httpDate(): string {
+  return dateValue;
+}
+
+/** One request on a client connection, and the writer of its answer. */
+export class WireRequest {
+  readonly conn: Connection;
+  readonly method: string;
+  readonly url: string;
+  /** Flat `[name, value, ...]`, as received (latin1 strings: every byte kept). */
+  readonly rawHeaders: string[];
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  readonly httpMinor: number;
+  /** The client allows the connection to stay open after this answer. */
+  readonly keepAlive: boolean;
+  readonly startedAt: number;
+  listener: RequestListener | null = null;
+  bodyDone = false;
+  /** The answer's head has been given (it may still wait to go out with the first body bytes). */
+  headSent = false;
+  /** The answer is complete. */
+  finished = false;
+  /** The connection closed before the answer was complete. */
+  gone = false;
+  /** Close the connection after this answer (e.g. a request body left unread). */
+  closeAfter = false;
+  /** `Expect: 100-continue` to answer once the answers before this one are out. */
+  continueDue = false;
+  /** Set by a route that writes to the socket itself (local.ts): started when head of line. */
+  onHeadOfLine: (() => void) | null = null;
+  #head: string | null = null;
+  #chunked = false;
+  #noBody = false;
+  #last = false;
+  /** Output held while an earlier answer on the connection is still going out. */
+  #held: Buffer[] | null = null;
+
+  constructor(
+    conn: Connection,
+    method: string,
+    url: string,
+    rawHeaders: string[],
+    httpMinor: number,
+    keepAlive: boolean,
+  ) {
+    this.conn = conn;
+    this.method = method;
+    this.url = url;
+    this.rawHeaders = rawHeaders;
+    this.httpMinor = httpMinor;
+    this.keepAlive = keepAlive;
+    this.startedAt = conn.front.now;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.conn.socket.remoteAddress;
+  }
+
+  get socket(): Socket {
+    return this.conn.socket;
+  }
+
+  /**
+   * Gives the answer's head; it goes out with the first body bytes (one write for a small answer).
+   * `lines` are header lines without hop-by-hop headers; `hasLength` says whether they carry a
+   * Content-Length (else the body is sent chunked, or close-delimited to an HTTP/1.0 client).
+   */
+  writeHead(status: number, statusText: string | null, lines: string, hasLength: boolean): void {
+    if (this.headSent || this.gone) return;
+    this.headSent = true;
+    let keep = this.keepAlive && !this.closeAfter && !this.conn.closing && !this.conn.front.closing;
+    const noBody = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    if (!noBody && !hasLength) {
+      if (this.httpMinor >= 1) {
+        this.#chunked = true;
+        lines += `transfer-encoding: chunked${CRLF}`;
+      } else {
+        keep = false;
+      }
+    }
+    this.#noBody = noBody;
+    this.#last = !keep;
+    if (!keep) lines += `connection: close${CRLF}`;
+    else if (this.httpMinor === 0) lines += `connection: keep-alive${CRLF}`;
+    this.#head = `HTTP/1.1 ${status} ${statusText ?? STATUS_CODES[status] ?? 'Unknown'}${CRLF}${lines}${CRLF}`;
+  }
+
+  /** A body chunk; false when the socket's buffer is full (wait for the listener's onDrain). */
+  write(chunk: Buffer): boolean {
+    if (this.finished || this.gone) return true;
+    return this.#emit(this.#frame(chunk, false));
+  }
+
+  /** The last body bytes (or none); the answer is complete. */
+  end(chunk: Buffer | null = null): void {
+    if (this.finished || this.gone) return;
+    this.finished = true;
+    this.#emit(this.#frame(chunk, true));
+    this.conn.answered(this);
+  }
+
+  /** A whole answer with a known body, in one write. */
+  respond(status: number, lines: string, body: Buffer | string): void {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    this.writeHead(status, null, `${lines}content-length: ${data.length}${CRLF}`, true);
+    this.end(data);
+  }
+
+  /** Cuts the connection: a client that got part of an answer must see it truncated. */
+  abort(): void {
+    this.conn.socket.destroy();
+  }
+
+  /** The answer written by a route that wrote to the socket itself is complete. */
+  finishedOutside(closeConnection: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.#last = closeConnection;
+    this.conn.answered(this);
+  }
+
+  get last(): boolean {
+    return this.#last;
+  }
+
+  #frame(chunk: Buffer | null, last: boolean): Buffer | null {
+    const head = this.#head;
+    this.#head = null;
+    const body = this.#noBody || chunk === null || chunk.length === 0 ? null : chunk;
+    const prefix = body !== null && this.#chunked ? `${body.length.toString(16)}${CRLF}` : '';
+    const suffix = this.#chunked && body !== null ? 2 : 0;
+    const tail = last && this.#chunked && !this.#noBody ? LAST_CHUNK : null;
+    if (head === null && prefix === '' && tail === null) return body;
+    const headLength = head === null ? 0 : head.length;
+    const size = headLength + prefix.length + (body?.length ?? 0) + suffix + (tail?.length ?? 0);
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    if (head !== null) at += out.write(head, at, 'latin1');
+    if (prefix !== '') at += out.write(prefix, at, 'latin1');
+    if (body !== null) at += body.copy(out, at);
+    if (suffix !== 0) at += out.write(CRLF, at, 'latin1');
+    if (tail !== null) tail.copy(out, at);
+    return out;
+  }
+
+  #emit(data: Buffer | null): boolean {
+    if (data === null) return true;
+    if (this.conn.queue[0] !== this) {
+      (this.#held ??= []).push(data);
+      return true;
+    }
+    return this.conn.socket.write(data);
+  }
+
+  /** @internal this answer is now the connection's first: what it held goes out. */
+  flushHeld(): void {
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null) for (const data of held) this.conn.socket.write(data);
+  }
+}
+
+/** One client connection. */
+export class Connection {
+  readonly front: Front;
+  readonly socket: Socket;
+  readonly parser: NativeParser;
+  /** Requests in arrival order; the first is the one whose answer goes out. */
+  readonly queue: WireRequest[] = [];
+  /** The request whose body is being parsed. */
+  reading: WireRequest | null = null;
+  lastActive: number;
+  /** No more answers after the current ones (an answer said close, or the client ended). */
+  closing = false;
+  closed = false;
+  /** A head longer than 32 lines arrives in parts (kOnHeaders). */
+  #partHeaders: string[] | null = null;
+  #partUrl = '';
+
+  constructor(front: Front, socket: Socket) {
+    this.front = front;
+    this.socket = socket;
+    this.lastActive = front.now;
+    const parser = newParser(REQUEST, front.maxHeaderSize);
+    this.parser = parser;
+    parser[kOnHeaders] = (headers: string[], url: string) => {
+      (this.#partHeaders ??= []).push(...headers);
+      this.#partUrl += url;
+    };
+    parser[kOnHeadersComplete] = this.#onHead;
+    parser[kOnBody] = (chunk: Buffer) => this.reading?.listener?.onBody(chunk);
+    parser[kOnMessageComplete] = () => {
+      const req = this.reading;
+      this.reading = null;
+      if (req === null) return;
+      req.bodyDone = true;
+      req.listener?.onBodyEnd();
+    };
+    parser[kOnExecute] = (ret: number | Error) => {
+      if (typeof ret !== 'number') this.#malformed(ret);
+    };
+    consumeSocket(parser, socket);
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.#onClose());
+    socket.on('drain', () => this.queue[0]?.listener?.onDrain());
+  }
+
+  #onHead: HeadCallback = (_major, minor, headers, method, url, _s, _m, upgrade, keepAlive) => {
+    if (headers === undefined) {
+      headers = this.#partHeaders ?? [];
+      url = this.#partUrl + (url ?? '');
+      this.#partHeaders = null;
+      this.#partUrl = '';
+    }
+    const req = new WireRequest(this, METHODS[method ?? 0] ?? 'GET', url ?? '/', headers, minor, keepAlive);
+    this.queue.push(req);
+    this.reading = req;
+    this.lastActive = this.front.now;
+    if (this.queue.length > MAX_QUEUED) setReading(this.socket, false);
+    if (upgrade) {
+      // No protocol upgrades (WebSocket, CONNECT): llhttp stops parsing after such a head.
+      this.closing = true;
+      req.bodyDone = true;
+      this.reading = null;
+      req.respond(501, `content-type: text/plain${CRLF}`, 'protocol upgrades are not supported\n');
+      return 0;
+    }
+    const expect = expectation(headers);
+    if (expect !== null && minor >= 1) {
+      if (expect.toLowerCase() !== '100-continue') {
+        // An expectation the gateway cannot meet (RFC 9110 §10.1.1); the body, if any, is left unread.
+        req.closeAfter = true;
+        req.respond(417, `content-type: text/plain${CRLF}`, `unsupported expectation: ${expect}\n`);
+        return 0;
+      }
+      // The client waits for this before it sends its body (curl does for bodies over 1 KiB).
+      if (this.queue[0] === req) this.socket.write(CONTINUE);
+      else req.continueDue = true;
+    }
+    this.front.handler(req);
+    return 0;
+  };
+
+  /** `req` finished its answer: the next queued answer goes out, or the connection closes. */
+  answered(req: WireRequest): void {
+    if (this.queue[0] !== req) return; // written ahead of its turn: flushed when it comes
+    this.lastActive = this.front.now;
+    for (;;) {
+      const first = this.queue[0];
+      if (first === undefined || !first.finished) break;
+      this.queue.shift();
+      if (first.last) {
+        this.#endAfterWrites();
+        return;
+      }
+      const next = this.queue[0];
+      if (next === undefined) break;
+      if (next.continueDue) {
+        next.continueDue = false;
+        this.socket.write(CONTINUE);
+      }
+      next.flushHeld();
+      if (next.onHeadOfLine !== null) {
+        const start = next.onHeadOfLine;
+        next.onHeadOfLine = null;
+        start();
+      }
+    }
+    if (this.queue.length <= MAX_QUEUED) setReading(this.socket, true);
+    if (this.queue.length === 0 && (this.closing || this.front.closing)) this.#endAfterWrites();
+  }
+
+  /** Whether a route that writes to the socket itself may start now. */
+  isHeadOfLine(req: WireRequest): boolean {
+    return this.queue[0] === req;
+  }
+
+  #endAfterWrites(): void {
+    this.closing = true;
+    // The rest of the queue (pipelined after an answer that closes) is never answered.
+    for (const req of this.queue.splice(0)) this.#gone(req);
+    this.socket.end();
+  }
+
+  #gone(req: WireRequest): void {
+    if (req.finished || req.gone) return;
+    req.gone = true;
+    req.listener?.onClientGone();
+  }
+
+  #malformed(err: Error): void {
+    const code = (err as { code?: unknown }).code;
+    const answering = this.queue.some((r) => r.headSent);
+    for (const req of this.queue.splice(0)) this.#gone(req);
+    this.reading = null;
+    this.closing = true;
+    if (answering || this.socket.destroyed) {
+      this.socket.destroy();
+      return;
+    }
+    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    this.socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}${CRLF}connection: close${CRLF}${CRLF}`,
+      'latin1',
+    );
+  }
+
+  #onEnd(): void {
+    // The client closed its side: as node:http's server does by default, what it has not been
+    // answered yet is abandoned (its attempts cancelled) and the connection closes.
+    this.#endAfterWrites();
+  }
+
+  #onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.front.connections.delete(this);
+    for (const req of this.queue.splice(0)) this.#gone(req);
+    if (this.reading !== null) this.#gone(this.reading);
+    this.reading = null;
+    disposeParser(this.parser, true);
+  }
+}
+
+/** The listening server. */
+export class Front {
+  readonly server: net.Server;
+  readonly connections = new Set<Connection>();
+  readonly handler: RequestHandler;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderSize: number;
+  /** Milliseconds, advanced by the sweep: stamping reads it instead of the clock. */
+  now = Date.now();
+  closing = false;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(options: FrontOptions) {
+    this.handler = options.handler;
+    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs;
+    this.maxHeaderSize = options.maxHeaderSize ?? 0;
+    // allowHalfOpen: a client that half-closes after its request still reads the answer.
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+      if (this.closing) {
+        socket.destroy();
+        return;
+      }
+      this.connections.add(new Connection(this, socket));
+    });
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        this.#startSweep();
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(port, host);
+    });
+  }
+
+  address(): AddressInfo | null {
+    return this.server.address() as AddressInfo | null;
+  }
+
+  /** Stops accepting; answers still due carry `Connection: close`; idle connections close now. */
+  stopAccepting(): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const conn of this.connections) if (conn.queue.length === 0) conn.socket.end();
+    return closed;
+  }
+
+  /** Cuts every connection (after the grace period). */
+  destroyAll(): void {
+    for (const conn of this.connections) conn.socket.destroy();
+    this.#stopSweep();
+  }
+
+  sweep(now: number): void {
+    this.now = now;
+    dateValue = new Date(now).toUTCString();
+    const limit = this.keepAliveTimeoutMs + 1000;
+    for (const conn of this.connections) {
+      // Idle since its last answer (or since it connected without finishing a head), or a request
+      // whose body has not finished arriving: closed. A stamp lags by up to one sweep period.
+      const reading = conn.reading;
+      if (
+        reading !== null
+          ? now - reading.startedAt > limit
+          : conn.queue.length === 0 && now - conn.lastActive > limit
+      )
+        conn.socket.destroy();
+    }
+  }
+
+  #startSweep(): void {
+    if (this.#timer !== null) return;
+    this.#timer = setInterval(() => this.sweep(Date.now()), 1000);
+    this.#timer.unref();
+  }
+
+  #stopSweep(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  close(): void {
+    this.#stopSweep();
+  }
+}
