@@ -57,10 +57,25 @@ export interface LoggedPrediction {
   readonly requestId: string;
   readonly version: string;
   readonly prediction: number;
-  /** The feature values the prediction was made from, by name (only finite numbers are kept). */
-  readonly features: Readonly<Record<string, number>>;
+  /**
+   * The feature values the prediction was made from, as the members of a JSON object (`"a":1,"b":2`;
+   * featureMembers() makes them from a record; the gateway makes them straight from the backend's
+   * header, FeatureNames.members).
+   */
+  readonly features: string;
   /** A mirrored request whose answer the client never saw. */
   readonly shadow?: boolean;
+}
+
+/** A row of features by name as the members of a JSON object, finite values only. */
+export function featureMembers(features: Readonly<Record<string, number>>): string {
+  let out = '';
+  for (const name in features) {
+    const v = features[name];
+    if (typeof v === 'number' && Number.isFinite(v))
+      out += `${out === '' ? '' : ','}${JSON.stringify(name)}:${v}`;
+  }
+  return out;
 }
 
 export interface AcceptedFeedback {
@@ -152,17 +167,10 @@ export class FeedbackStore {
 
   /** Logs one served prediction. Synchronous and buffered: it runs on the request path. */
   logPrediction(p: LoggedPrediction): void {
-    let features = '';
-    for (const name in p.features) {
-      const v = p.features[name];
-      if (typeof v === 'number' && Number.isFinite(v)) {
-        features += `${features === '' ? '' : ','}${JSON.stringify(name)}:${v}`;
-      }
-    }
     const line =
       `{"type":"prediction","request_id":${JSON.stringify(p.requestId)},"time":"${this.#isoNow()}",` +
       `"version":${JSON.stringify(p.version)},"prediction":${Number.isFinite(p.prediction) ? p.prediction : null}` +
-      `${p.shadow ? ',"shadow":true' : ''},"features":{${features}}}\n`;
+      `${p.shadow ? ',"shadow":true' : ''},"features":{${p.features}}}\n`;
     this.#writer.write(line);
     this.#index.add(p.requestId, p.version, p.prediction, p.shadow === true, this.#isoAt);
     this.counts.predictions += 1;

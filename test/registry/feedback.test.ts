@@ -8,6 +8,7 @@ import {
   mixWithFeedback,
   parseFeedbackBody,
   readFeedbackDataset,
+  featureMembers,
 } from '../../src/registry/feedback.js';
 
 let dir: string;
@@ -36,7 +37,7 @@ async function allLines(): Promise<Record<string, unknown>[]> {
   return out;
 }
 
-const features = (x: number) => ({ a: x, b: 2 * x });
+const features = (x: number) => featureMembers({ a: x, b: 2 * x });
 
 async function code(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
@@ -201,7 +202,7 @@ describe('FeedbackStore', () => {
       requestId: 'r1',
       version: 'v1',
       prediction: 1,
-      features: { a: 1, b: 2, c: NaN, 'd"\n': 3 } as Record<string, number>,
+      features: featureMembers({ a: 1, b: 2, c: NaN, 'd"\n': 3 } as Record<string, number>),
     });
     await s.flush();
     const text = await readFile(s.currentFile, 'utf8');
@@ -272,9 +273,9 @@ describe('readFeedbackDataset', () => {
       requestId: 'r1',
       version: 'v1',
       prediction: 1,
-      features: { b: 7, a: 5 },
+      features: featureMembers({ b: 7, a: 5 }),
     });
-    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 1, features: { a: 6 } });
+    s.logPrediction({ requestId: 'r2', version: 'v1', prediction: 1, features: featureMembers({ a: 6 }) });
     await s.recordFeedback([
       { request_id: 'r1', actual: 9 },
       { request_id: 'r2', actual: 8 },

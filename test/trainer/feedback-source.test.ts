@@ -1,7 +1,7 @@
 // `--source feedback` and `<source>+feedback`: the trainer's source parser delegates to the registry's
 // feedback reader, on a real registry folder written by a FeedbackStore.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FeedbackStore } from '../../src/registry/feedback.js';
+import { featureMembers, FeedbackStore } from '../../src/registry/feedback.js';
 import { readSource } from '../../src/trainer/data/index.js';
 import { formatSourceSpec, parseSourceSpec } from '../../src/trainer/source.js';
 import { tempDir } from '../registry/helpers.js';
@@ -26,7 +26,7 @@ async function collect(n: number): Promise<void> {
       requestId: `r${i}`,
       version: 'v1',
       prediction: 50,
-      features,
+      features: featureMembers(features),
     });
   }
   await store.recordFeedback(Array.from({ length: n }, (_, i) => ({ request_id: `r${i}`, actual: 20 + i })));

@@ -8,6 +8,7 @@ import type { Logger } from '../../log.js';
 import { isVersionId } from '../../registry/index.js';
 import type { Manifest } from '../../registry/types.js';
 import type { DriftDocument, DriftLevel, VersionDriftView } from '../dashboard/drift-types.js';
+import { readFeatureRow } from '../experiments/body.js';
 import { peerDriftCounts, type CountsShape } from './peer-counts.js';
 import {
   driftReport,
@@ -33,24 +34,8 @@ export const MAX_VERSIONS = 16;
  */
 export type FeatureReader = (text: string, names: readonly string[], out: Float64Array) => boolean;
 
-export const featuresFromHeader: FeatureReader = (text, names, out) => {
-  const n = names.length;
-  let start = 0;
-  for (let j = 0; j < n; j++) {
-    let end = text.indexOf(',', start);
-    if (end < 0) {
-      if (j !== n - 1) return false;
-      end = text.length;
-    } else if (j === n - 1) {
-      return false;
-    }
-    // The backend sends finite numbers only; anything else is counted apart as NaN, never in a bin.
-    const v = end > start ? Number(text.slice(start, end)) : NaN;
-    out[j] = v;
-    start = end + 1;
-  }
-  return n > 0;
-};
+export const featuresFromHeader: FeatureReader = (text, names, out) =>
+  readFeatureRow(text, names.length, out);
 
 /** How the monitor reads a version's manifest (the registry; a map in unit tests). */
 export type ManifestSource = (version: string) => Promise<Manifest>;

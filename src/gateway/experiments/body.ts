@@ -11,22 +11,27 @@ export function predictionOf(header: string | null | undefined): number {
 }
 
 /**
- * The feature values of an `x-flywheel-features` header (`v1,v2,...`, the answering version's feature
- * order), or null when it is absent, has not exactly `n` values, or one is not a number (`NaN` is
- * accepted: the model used it so).
+ * Reads the `n` feature values of an `x-flywheel-features` header (`v1,v2,...`, the answering version's
+ * feature order: the validated values the model used) into `out`. False when the text holds no row of
+ * that length (no header, a batch answer, another version's row). A value that is not a number reads
+ * as NaN (the backend sends finite numbers only): drift counts it apart, the log leaves it out. The one
+ * reader of the header: drift and the prediction log both use it.
  */
-export function parseFeatureList(text: string | null | undefined, n: number): number[] | null {
-  if (text === null || text === undefined || text === '') return null;
-  const parts = text.split(',');
-  if (parts.length !== n) return null;
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const p = parts[i].trim();
-    const v = Number(p);
-    if (p === '' || (Number.isNaN(v) && p !== 'NaN')) return null;
-    out[i] = v;
+export function readFeatureRow(text: string | null | undefined, n: number, out: Float64Array): boolean {
+  if (text === null || text === undefined || n === 0) return false;
+  let start = 0;
+  for (let j = 0; j < n; j++) {
+    let end = text.indexOf(',', start);
+    if (end < 0) {
+      if (j !== n - 1) return false;
+      end = text.length;
+    } else if (j === n - 1) {
+      return false;
+    }
+    out[j] = end > start ? Number(text.slice(start, end)) : NaN;
+    start = end + 1;
   }
-  return out;
+  return true;
 }
 
 const USER_ID = /"user_id"\s*:\s*(?:"((?:[^"\\]|\\.){1,200})"|(-?\d{1,30}))/;

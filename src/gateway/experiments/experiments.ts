@@ -304,7 +304,7 @@ export class Experiments {
     // feedback must not reach the served column's error (a client could vote for the version it pins).
     if (kind !== 'pinned' && Number.isFinite(prediction)) {
       // The row the model used, named by the version's manifest: no body parse on the proxy's path.
-      const features = this.featureNames.named(version, o.features);
+      const features = this.featureNames.members(version, o.features);
       if (features !== null)
         this.feedback.logPrediction({ requestId: o.requestId, version, prediction, features, shadow });
     }

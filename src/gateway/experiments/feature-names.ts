@@ -4,7 +4,7 @@
 import type { Logger } from '../../log.js';
 import { isVersionId } from '../../registry/index.js';
 import type { Registry } from '../../registry/registry.js';
-import { parseFeatureList } from './body.js';
+import { readFeatureRow } from './body.js';
 
 /** Versions remembered at once (as many as the drift monitor measures); the one unused longest goes. */
 export const MAX_NAMED_VERSIONS = 16;
@@ -17,9 +17,19 @@ export type NamesSource = (version: string) => Promise<readonly string[]>;
  * and answers undefined until the names are in. A manifest that cannot be read is remembered as no
  * names (its rows are not logged) until the version is evicted, so a broken version costs one read.
  */
+interface Named {
+  readonly names: readonly string[];
+  /** Each name JSON-quoted with its colon (`"name":`), made once per version for the log lines. */
+  readonly keys: readonly string[];
+}
+
 export class FeatureNames {
   readonly #source: NamesSource;
-  readonly #names = new Map<string, readonly string[]>();
+  readonly #names = new Map<string, Named>();
+  /** The version used last: its lookups skip the recency update (nearly every lookup is one). */
+  #newest: string | null = null;
+  /** Scratch row for header values. */
+  #row = new Float64Array(16);
   readonly #loading = new Map<string, Promise<void>>();
   readonly #onError: (version: string, err: Error) => void;
   /**
@@ -43,12 +53,19 @@ export class FeatureNames {
 
   /** The names of `version`, or undefined while they are being read (the read starts on first sight). */
   get(version: string): readonly string[] | undefined {
-    const names = this.#names.get(version);
-    if (names !== undefined) {
-      // Most recently used last: Map keeps insertion order, so the first key is the one to evict.
-      this.#names.delete(version);
-      this.#names.set(version, names);
-      return names;
+    return this.#named(version)?.names;
+  }
+
+  #named(version: string): Named | undefined {
+    const named = this.#names.get(version);
+    if (named !== undefined) {
+      if (version !== this.#newest) {
+        // Most recently used last: Map keeps insertion order, so the first key is the one to evict.
+        this.#names.delete(version);
+        this.#names.set(version, named);
+        this.#newest = version;
+      }
+      return named;
     }
     void this.load(version);
     return undefined;
@@ -76,25 +93,32 @@ export class FeatureNames {
           const oldest = this.#names.keys().next().value as string;
           this.#names.delete(oldest);
         }
-        this.#names.set(version, names);
+        this.#names.set(version, { names, keys: names.map((n) => `${JSON.stringify(n)}:`) });
+        this.#newest = version;
       });
     this.#loading.set(version, p);
     return p;
   }
 
   /**
-   * The features of an `x-flywheel-features` header by name; null (counted in `unnamed`) when the names are not in yet or the header is
-   * absent or not a row of that version.
+   * An `x-flywheel-features` header row as the members of the log line's "features" object
+   * (`"a":30,"b":10`: finite values only, see featureMembers in registry/feedback.ts); null (counted in
+   * `unnamed`) when the names are not in yet, or the header is absent or not a row of that version.
    */
-  named(version: string, header: string | undefined): Record<string, number> | null {
-    const names = this.get(version);
-    const values = names === undefined || names.length === 0 ? null : parseFeatureList(header, names.length);
-    if (names === undefined || values === null) {
+  members(version: string, header: string | undefined): string | null {
+    const named = this.#named(version);
+    const n = named === undefined ? 0 : named.names.length;
+    if (this.#row.length < n) this.#row = new Float64Array(n);
+    const row = this.#row;
+    if (named === undefined || !readFeatureRow(header, n, row)) {
       this.unnamed++;
       return null;
     }
-    const out: Record<string, number> = {};
-    for (let i = 0; i < names.length; i++) out[names[i]] = values[i];
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      if (Number.isFinite(v)) out += out === '' ? named.keys[i] + v : `,${named.keys[i]}${v}`;
+    }
     return out;
   }
 }

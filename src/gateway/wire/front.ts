@@ -54,7 +54,9 @@ export interface FrontOptions {
 /** More requests than this queued on one connection (pipelining) pauses reading it. */
 const MAX_QUEUED = 16;
 const CRLF = '\r\n';
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const LAST_CHUNK = '0\r\n\r\n';
+/** Writes up to this size go out as one latin1 string (see WireRequest #frame). */
+const STRING_WRITE_MAX = 16 * 1024;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 /** The value of an `Expect` header, or null (a length test rules out nearly every name first). */
@@ -111,7 +113,7 @@ export class WireRequest {
   #noBody = false;
   #last = false;
   /** Output held while an earlier answer on the connection is still going out. */
-  #held: Buffer[] | null = null;
+  #held: (string | Buffer)[] | null = null;
 
   constructor(
     conn: Connection,
@@ -131,7 +133,7 @@ export class WireRequest {
   }
 
   get remoteAddress(): string | undefined {
-    return this.conn.socket.remoteAddress;
+    return this.conn.remoteAddress;
   }
 
   get socket(): Socket {
@@ -201,40 +203,50 @@ export class WireRequest {
     return this.#last;
   }
 
-  #frame(chunk: Buffer | null, last: boolean): Buffer | null {
+  /**
+   * The bytes of one write: the head (if still due), the chunk (framed when chunked) and the last
+   * chunk marker. A small write goes as one latin1 string: the socket writes a string from stack
+   * storage, where a Buffer would be allocated and copied into first.
+   */
+  #frame(chunk: Buffer | null, last: boolean): string | Buffer | null {
     const head = this.#head;
     this.#head = null;
     const body = this.#noBody || chunk === null || chunk.length === 0 ? null : chunk;
-    const prefix = body !== null && this.#chunked ? `${body.length.toString(16)}${CRLF}` : '';
-    const suffix = this.#chunked && body !== null ? 2 : 0;
-    const tail = last && this.#chunked && !this.#noBody ? LAST_CHUNK : null;
-    if (head === null && prefix === '' && tail === null) return body;
-    const headLength = head === null ? 0 : head.length;
-    const size = headLength + prefix.length + (body?.length ?? 0) + suffix + (tail?.length ?? 0);
-    const out = Buffer.allocUnsafe(size);
-    let at = 0;
-    if (head !== null) at += out.write(head, at, 'latin1');
-    if (prefix !== '') at += out.write(prefix, at, 'latin1');
-    if (body !== null) at += body.copy(out, at);
-    if (suffix !== 0) at += out.write(CRLF, at, 'latin1');
-    if (tail !== null) tail.copy(out, at);
-    return out;
+    const tail = last && this.#chunked && !this.#noBody ? LAST_CHUNK : '';
+    if (body === null) return head === null ? (tail === '' ? null : tail) : head + tail;
+    if (head === null && !this.#chunked) return body;
+    if (body.length > STRING_WRITE_MAX) {
+      const parts: Buffer[] = [];
+      if (head !== null) parts.push(Buffer.from(head, 'latin1'));
+      if (this.#chunked) parts.push(Buffer.from(`${body.length.toString(16)}${CRLF}`, 'latin1'));
+      parts.push(body);
+      if (this.#chunked) parts.push(Buffer.from(CRLF + tail, 'latin1'));
+      return Buffer.concat(parts);
+    }
+    const text = body.toString('latin1');
+    const framed = this.#chunked ? `${body.length.toString(16)}${CRLF}${text}${CRLF}${tail}` : text;
+    return head === null ? framed : head + framed;
   }
 
-  #emit(data: Buffer | null): boolean {
+  #emit(data: string | Buffer | null): boolean {
     if (data === null) return true;
     if (this.conn.queue[0] !== this) {
       (this.#held ??= []).push(data);
       return true;
     }
-    return this.conn.socket.write(data);
+    return typeof data === 'string' ? this.conn.socket.write(data, 'latin1') : this.conn.socket.write(data);
   }
 
   /** @internal this answer is now the connection's first: what it held goes out. */
   flushHeld(): void {
     const held = this.#held;
     this.#held = null;
-    if (held !== null) for (const data of held) this.conn.socket.write(data);
+    if (held !== null) {
+      for (const data of held) {
+        if (typeof data === 'string') this.conn.socket.write(data, 'latin1');
+        else this.conn.socket.write(data);
+      }
+    }
   }
 }
 
@@ -248,6 +260,8 @@ export class Connection {
   /** The request whose body is being parsed. */
   reading: WireRequest | null = null;
   lastActive: number;
+  /** Read once: the socket's getter asks the handle on every call. */
+  readonly remoteAddress: string | undefined;
   /** No more answers after the current ones (an answer said close, or the client ended). */
   closing = false;
   closed = false;
@@ -258,6 +272,7 @@ export class Connection {
   constructor(front: Front, socket: Socket) {
     this.front = front;
     this.socket = socket;
+    this.remoteAddress = socket.remoteAddress;
     this.lastActive = front.now;
     const parser = newParser(REQUEST, front.maxHeaderSize);
     this.parser = parser;

@@ -59,17 +59,20 @@ class UpstreamError extends Error {
 }
 
 const CLOSED = 'UND_ERR_SOCKET';
+/** Requests up to this size go out as one latin1 string (written from stack storage, no Buffer). */
+const STRING_WRITE_MAX = 16 * 1024;
 /** Methods whose request carries a Content-Length even without a body (as undici sends them). */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** One request in the pool: queued, then on a connection. */
 class Pending {
   readonly handler: UpstreamHandler;
-  readonly data: Buffer;
+  /** The whole request: a latin1 string when small (written from stack storage, no Buffer). */
+  readonly data: string | Buffer;
   readonly head: boolean;
   conn: UpstreamConnection | null = null;
   done = false;
-  constructor(handler: UpstreamHandler, data: Buffer, head: boolean) {
+  constructor(handler: UpstreamHandler, data: string | Buffer, head: boolean) {
     this.handler = handler;
     this.data = data;
     this.head = head;
@@ -112,7 +115,7 @@ class UpstreamConnection {
       this.connected = true;
       consumeSocket(parser, socket);
       const p = this.current;
-      if (p !== null) socket.write(p.data);
+      if (p !== null) this.#write(p.data);
     });
     socket.on('error', (err) => this.fail(err));
     socket.on('end', () => {
@@ -132,7 +135,12 @@ class UpstreamConnection {
     this.current = p;
     p.conn = this;
     this.#keepAlive = true;
-    if (this.connected) this.socket.write(p.data);
+    if (this.connected) this.#write(p.data);
+  }
+
+  #write(data: string | Buffer): void {
+    if (typeof data === 'string') this.socket.write(data, 'latin1');
+    else this.socket.write(data);
   }
 
   #onHead: HeadCallback = (_maj, _min, headers, _method, _url, status, message, _upgrade, keepAlive) => {
@@ -230,9 +238,12 @@ export class UpstreamPool {
     const head = `${req.method} ${req.path} HTTP/1.1\r\n${this.#hostLine}${req.headerLines}${
       length >= 0 ? `content-length: ${length}\r\n` : ''
     }\r\n`;
-    const data = Buffer.allocUnsafe(Buffer.byteLength(head, 'latin1') + (body?.length ?? 0));
-    const at = data.write(head, 0, 'latin1');
-    if (body !== null) body.copy(data, at);
+    const data =
+      body === null
+        ? head
+        : body.length <= STRING_WRITE_MAX
+          ? head + body.toString('latin1')
+          : Buffer.concat([Buffer.from(head, 'latin1'), body]);
     const p = new Pending(handler, data, req.method === 'HEAD');
     handler.onConnect((err) =>
       this.#abort(p, err ?? new UpstreamError('request aborted', 'UND_ERR_ABORTED')),

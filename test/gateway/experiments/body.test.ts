@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseFeatureList, predictionOf, userIdOf } from '../../../src/gateway/experiments/body.js';
+import { predictionOf, readFeatureRow, userIdOf } from '../../../src/gateway/experiments/body.js';
 
 describe('predictionOf', () => {
   it('reads the x-flywheel-prediction header; absent or not a number is NaN', () => {
@@ -9,12 +9,18 @@ describe('predictionOf', () => {
   });
 });
 
-describe('parseFeatureList', () => {
-  it('reads exactly n numbers of an x-flywheel-features header, else null', () => {
-    expect(parseFeatureList('30,14,4.5,-6e-1', 4)).toEqual([30, 14, 4.5, -0.6]);
-    expect(parseFeatureList('1,NaN', 2)).toEqual([1, NaN]);
-    for (const bad of [null, undefined, '', '1,2,3', '1,,2,3', '1,x,2,3', '1,2,3,4,5'])
-      expect(parseFeatureList(bad, 4)).toBeNull();
+describe('readFeatureRow', () => {
+  const read = (text: string | null | undefined, n: number): number[] | null => {
+    const out = new Float64Array(n);
+    return readFeatureRow(text, n, out) ? [...out] : null;
+  };
+
+  it('reads exactly n values of an x-flywheel-features header; a value that is not a number is NaN', () => {
+    expect(read('30,14,4.5,-6e-1', 4)).toEqual([30, 14, 4.5, -0.6]);
+    expect(read('1,NaN', 2)).toEqual([1, NaN]);
+    expect(read('1,,x,3', 4)).toEqual([1, NaN, NaN, 3]);
+    for (const bad of [null, undefined, '', '1,2,3', '1,2,3,4,5']) expect(read(bad, 4)).toBeNull();
+    expect(read('1', 0)).toBeNull();
   });
 });
 

@@ -20,15 +20,17 @@ function cache(names: (version: string) => readonly string[]) {
 describe('FeatureNames', () => {
   const v1 = formatVersionId(Date.UTC(2026, 0, 1), 1);
 
-  it('names a header row once the version is read, and counts the rows it could not name', async () => {
+  it('names a header row (as log-line members) once the version is read, and counts the rows it could not name', async () => {
     const { c, reads } = cache(() => ['a', 'b']);
-    expect(c.named(v1, '1,2')).toBeNull();
+    expect(c.members(v1, '1,2')).toBeNull();
     expect(c.unnamed).toBe(1);
     await c.load(v1);
-    expect(c.named(v1, '30,1e1')).toEqual({ a: 30, b: 10 });
+    expect(c.members(v1, '30,1e1')).toBe('"a":30,"b":10');
+    // A value that is not a finite number is left out of the log line.
+    expect(c.members(v1, '30,x')).toBe('"a":30');
     // Another version's row, or none at all.
-    expect(c.named(v1, '1,2,3')).toBeNull();
-    expect(c.named(v1, undefined)).toBeNull();
+    expect(c.members(v1, '1,2,3')).toBeNull();
+    expect(c.members(v1, undefined)).toBeNull();
     expect(c.unnamed).toBe(3);
     expect(reads).toEqual([v1]);
   });
@@ -38,8 +40,8 @@ describe('FeatureNames', () => {
       throw new Error('gone');
     });
     await c.load(v1);
-    expect(c.named(v1, '1')).toBeNull();
-    expect(c.named('../etc', '1')).toBeNull();
+    expect(c.members(v1, '1')).toBeNull();
+    expect(c.members('../etc', '1')).toBeNull();
     await c.load(v1);
     expect(reads).toEqual([v1]);
     expect(failed).toEqual([v1]);
