@@ -3,7 +3,8 @@
 // and one array bump), exported to Prometheus with a `version` label (per process: Prometheus sums
 // across pods), published for the other gateways to merge (figures.ts, peers.ts) and compared between
 // candidate and production.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { ArrayHistogram, BucketCounts } from '../metrics.js';
 import {
   finiteOrNull,
   MergedStats,
@@ -28,15 +29,10 @@ export {
   type VersionWire,
 } from './figures.js';
 
-/** Prometheus children bound to one version's labels once, so the hot path does no label hashing. */
-interface VersionSeries {
-  readonly served: Counter.Internal;
-  readonly pinned: Counter.Internal;
-  readonly shadow: Counter.Internal;
-  readonly errors: Counter.Internal;
-  readonly latency: Histogram.Internal<'version'>;
-  readonly feedback: Counter.Internal;
-}
+/** Bounds of `flywheel_version_latency_seconds`. */
+const VERSION_LATENCY_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 export interface Observation {
   readonly latencyMs: number;
@@ -53,40 +49,67 @@ const MAX_VERSIONS = 8;
 /** The per-version figures of this gateway, and their Prometheus series. */
 export class ExperimentStats implements StatsView {
   readonly #versions = new Map<string, VersionStats>();
-  readonly #series = new Map<string, VersionSeries>();
+  /** `flywheel_version_latency_seconds` per version (the figures' own histogram has other bounds). */
+  readonly #latency = new Map<string, BucketCounts>();
   readonly #now: () => number;
-  readonly #requests: Counter<'version' | 'kind'>;
-  readonly #errors: Counter<'version'>;
-  readonly #latency: Histogram<'version'>;
-  readonly #feedback: Counter<'version'>;
 
   constructor(options: { registry: Registry; now?: () => number }) {
     this.#now = options.now ?? Date.now;
     const registers = [options.registry];
-    this.#requests = new Counter({
+    // Every series is read from the running figures when scraped: the hot path only adds to plain
+    // numbers (prom-client's inc()/observe() hash their labels on every call).
+    const versions = this.#versions;
+    const latency = this.#latency;
+    const KINDS: readonly Column[] = ['served', 'pinned', 'shadow'];
+    new Counter({
       name: 'flywheel_version_requests_total',
       help: 'Predictions answered per model version (kind: served by the split, pinned by the client, or shadow)',
       labelNames: ['version', 'kind'],
       registers,
+      collect() {
+        this.reset();
+        for (const s of versions.values()) {
+          for (const kind of KINDS) this.inc({ version: s.version, kind }, s.column(kind).requests);
+        }
+      },
     });
-    this.#errors = new Counter({
+    new Counter({
       name: 'flywheel_version_errors_total',
       help: 'Predictions a model version failed to answer (5xx or no answer)',
       labelNames: ['version'],
       registers,
+      collect() {
+        this.reset();
+        for (const s of versions.values()) {
+          this.inc(
+            { version: s.version },
+            KINDS.reduce((n, k) => n + s.column(k).errors, 0),
+          );
+        }
+      },
     });
-    this.#latency = new Histogram({
+    new ArrayHistogram({
       name: 'flywheel_version_latency_seconds',
       help: 'Time from forwarding a prediction to its answer, per model version',
-      labelNames: ['version'],
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
+      label: 'version',
+      bounds: VERSION_LATENCY_BUCKETS,
+      registry: options.registry,
+      series: () => latency.entries(),
     });
-    this.#feedback = new Counter({
+    new Counter({
       name: 'flywheel_version_feedback_total',
       help: 'Feedback records (ground truth) joined to a prediction, per model version',
       labelNames: ['version'],
       registers,
+      collect() {
+        this.reset();
+        for (const s of versions.values()) {
+          this.inc(
+            { version: s.version },
+            KINDS.reduce((n, k) => n + s.column(k).absErrors.n, 0),
+          );
+        }
+      },
     });
     // Gauges computed at scrape time from the running figures: nothing extra per request.
     const gauge = (name: string, help: string, value: (s: VersionStats) => number): void => {
@@ -126,24 +149,11 @@ export class ExperimentStats implements StatsView {
     if (s === undefined) {
       s = new VersionStats(version, this.#now());
       this.#versions.set(version, s);
-      this.#series.set(version, {
-        served: this.#requests.labels(version, 'served'),
-        pinned: this.#requests.labels(version, 'pinned'),
-        shadow: this.#requests.labels(version, 'shadow'),
-        errors: this.#errors.labels(version),
-        latency: this.#latency.labels(version),
-        feedback: this.#feedback.labels(version),
-      });
+      this.#latency.set(version, new BucketCounts(VERSION_LATENCY_BUCKETS));
       if (this.#versions.size > MAX_VERSIONS) {
         const oldest = this.#versions.keys().next().value as string;
         this.#versions.delete(oldest);
-        this.#series.delete(oldest);
-        this.#requests.remove({ version: oldest, kind: 'served' });
-        this.#requests.remove({ version: oldest, kind: 'pinned' });
-        this.#requests.remove({ version: oldest, kind: 'shadow' });
-        this.#errors.remove(oldest);
-        this.#latency.remove(oldest);
-        this.#feedback.remove(oldest);
+        this.#latency.delete(oldest);
       }
     }
     return s;
@@ -152,17 +162,13 @@ export class ExperimentStats implements StatsView {
   /** One answer (or failure) of a version. */
   observe(version: string, o: Observation): void {
     const s = this.#of(version);
-    const series = this.#series.get(version) as VersionSeries;
-    const kind = o.kind ?? 'served';
-    const f = s.column(kind);
+    const f = s.column(o.kind ?? 'served');
     f.requests += 1;
-    series[kind].inc();
     f.latency.add(o.latencyMs);
     f.latencyHistogram.add(o.latencyMs);
-    series.latency.observe(o.latencyMs / 1000);
+    (this.#latency.get(version) as BucketCounts).add(o.latencyMs / 1000);
     if (o.error) {
       f.errors += 1;
-      series.errors.inc();
     } else if (o.prediction !== undefined && Number.isFinite(o.prediction)) {
       f.predictions.add(o.prediction);
     }
@@ -170,9 +176,9 @@ export class ExperimentStats implements StatsView {
 
   /** Ground truth for one prediction of a version, in the column the prediction was made in. */
   observeFeedback(version: string, prediction: number, actual: number, kind: Column = 'served'): void {
-    const s = this.#of(version);
-    s.column(kind).absErrors.add(Math.abs(prediction - actual));
-    (this.#series.get(version) as VersionSeries).feedback.inc();
+    this.#of(version)
+      .column(kind)
+      .absErrors.add(Math.abs(prediction - actual));
   }
 
   get(version: string): VersionStats | undefined {
