@@ -238,8 +238,9 @@ export class Gateway {
     this.log.info({ in_flight: inFlight }, 'gateway stopping');
     const serverClosed = this.front.stopAccepting();
     let timer: NodeJS.Timeout | undefined;
+    // Every connection closes once its last answer is out (idle ones after a short linger).
     const finished = await Promise.race([
-      this.forwarder.idle().then(() => true),
+      serverClosed.then(() => this.forwarder.idle()).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), this.config.gracePeriod);
       }),

@@ -5,7 +5,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/main.js';
-import { call, startTestGateway } from './helpers.js';
+import { call, startTestGateway, waitFor } from './helpers.js';
 
 let upstream: http.Server;
 let gw: Gateway;
@@ -233,5 +233,26 @@ describe('the gateway front', () => {
       socket.on('error', reject);
     });
     expect(received).toBe(BIG.length);
+  });
+});
+
+describe('graceful stop', () => {
+  it('answers a request sent on an idle keep-alive connection just after the stop began, then closes', async () => {
+    const { port: up } = upstream.address() as AddressInfo;
+    const own = await startTestGateway({ backends: `http://127.0.0.1:${up}` });
+    const socket = net.connect(Number(new URL(own.url).port), '127.0.0.1');
+    socket.setEncoding('latin1');
+    let text = '';
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (c: string) => (text += c));
+    socket.write('GET /v2/fast HTTP/1.1\r\nHost: gw\r\n\r\n');
+    await waitFor(() => text.endsWith('fast'), { timeoutMs: 5000, what: 'the first answer' });
+    const stopping = own.close();
+    // The client did not know yet: it sends its next request on the idle connection.
+    socket.write('GET /v2/fast HTTP/1.1\r\nHost: gw\r\n\r\n');
+    await stopping;
+    await closed;
+    expect(count(text, 'HTTP/1.1 200 OK')).toBe(2);
+    expect(text.slice(text.lastIndexOf('HTTP/1.1'))).toMatch(/connection: close\r\n/i);
   });
 });

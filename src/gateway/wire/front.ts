@@ -51,6 +51,8 @@ export interface FrontOptions {
   handler: RequestHandler;
 }
 
+/** How long idle connections stay open after a graceful stop begins (as the backend's drain). */
+const LINGER_MS = 500;
 /** More requests than this queued on one connection (pipelining) pauses reading it. */
 const MAX_QUEUED = 16;
 const CRLF = '\r\n';
@@ -463,12 +465,20 @@ export class Front {
     return this.server.address() as AddressInfo | null;
   }
 
-  /** Stops accepting; answers still due carry `Connection: close`; idle connections close now. */
-  stopAccepting(): Promise<void> {
+  /**
+   * Graceful stop: no new connections; every answer from now on carries `Connection: close`; idle
+   * connections close after `lingerMs`. Resolves once every connection has closed.
+   */
+  stopAccepting(lingerMs = LINGER_MS): Promise<void> {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const conn of this.connections) if (conn.queue.length === 0) conn.socket.end();
-    return closed;
+    // A request a client sent just before the stop may still sit unread in an "idle" connection:
+    // those are closed only after a moment in which such requests are read and answered (with
+    // `Connection: close`, as every answer from now on). Busy connections close after their answer.
+    const linger = setTimeout(() => {
+      for (const conn of this.connections) if (conn.queue.length === 0) conn.socket.end();
+    }, lingerMs);
+    return closed.finally(() => clearTimeout(linger));
   }
 
   /** Cuts every connection (after the grace period). */
