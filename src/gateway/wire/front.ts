@@ -11,7 +11,8 @@
 //     second (a per-socket timer re-armed per request measured at several percent of the CPU);
 //   - a client that half-closes still gets its answers; graceful close answers what is in flight with
 //     `Connection: close` and ends idle connections at once.
-// Routes the gateway answers itself still get node:http's IncomingMessage/ServerResponse (local.ts).
+// Each request and the writer of its answer: request.ts. Routes the gateway answers itself still get
+// node:http's IncomingMessage/ServerResponse (local.ts).
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import {
@@ -29,19 +30,7 @@ import {
   type HeadCallback,
   type NativeParser,
 } from './llhttp.js';
-
-/** Who a request's events go to (the forwarder's exchange, or the local-route adapter). */
-export interface RequestListener {
-  onBody(chunk: Buffer): void;
-  /** The whole body is in (right after the head for a request without one). */
-  onBodyEnd(): void;
-  /** The connection closed before this request's answer was complete. */
-  onClientGone(): void;
-  /** Output that had backed up in the socket has been written out. */
-  onDrain(): void;
-}
-
-export type RequestHandler = (req: WireRequest) => void;
+import { refreshDate, WireRequest, type RequestHandler } from './request.js';
 
 export interface FrontOptions {
   /** Idle keep-alive connections, and heads or bodies that stall, are closed after this long. */
@@ -56,9 +45,6 @@ const LINGER_MS = 500;
 /** More requests than this queued on one connection (pipelining) pauses reading it. */
 const MAX_QUEUED = 16;
 const CRLF = '\r\n';
-const LAST_CHUNK = '0\r\n\r\n';
-/** Writes up to this size go out as one latin1 string (see WireRequest #frame). */
-const STRING_WRITE_MAX = 16 * 1024;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 /** The value of an `Expect` header, or null (a length test rules out nearly every name first). */
@@ -68,188 +54,6 @@ function expectation(headers: readonly string[]): string | null {
     if (name.length === 6 && name.toLowerCase() === 'expect') return headers[i + 1];
   }
   return null;
-}
-
-/** `[name, value, ...]` as header lines ("name: value\r\n" each). */
-export function headerLines(flat: readonly string[]): string {
-  let lines = '';
-  for (let i = 0; i < flat.length; i += 2) lines += `${flat[i]}: ${flat[i + 1]}${CRLF}`;
-  return lines;
-}
-
-/** The `Date` header value, refreshed once a second by the sweep (as node:http caches it). */
-let dateValue = new Date().toUTCString();
-
-export function httpDate(): string {
-  return dateValue;
-}
-
-/** One request on a client connection, and the writer of its answer. */
-export class WireRequest {
-  readonly conn: Connection;
-  readonly method: string;
-  readonly url: string;
-  /** Flat `[name, value, ...]`, as received (latin1 strings: every byte kept). */
-  readonly rawHeaders: string[];
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  readonly httpMinor: number;
-  /** The client allows the connection to stay open after this answer. */
-  readonly keepAlive: boolean;
-  readonly startedAt: number;
-  listener: RequestListener | null = null;
-  bodyDone = false;
-  /** The answer's head has been given (it may still wait to go out with the first body bytes). */
-  headSent = false;
-  /** The answer is complete. */
-  finished = false;
-  /** The connection closed before the answer was complete. */
-  gone = false;
-  /** Close the connection after this answer (e.g. a request body left unread). */
-  closeAfter = false;
-  /** `Expect: 100-continue` to answer once the answers before this one are out. */
-  continueDue = false;
-  /** Set by a route that writes to the socket itself (local.ts): started when head of line. */
-  onHeadOfLine: (() => void) | null = null;
-  #head: string | null = null;
-  #chunked = false;
-  #noBody = false;
-  #last = false;
-  /** Output held while an earlier answer on the connection is still going out. */
-  #held: (string | Buffer)[] | null = null;
-
-  constructor(
-    conn: Connection,
-    method: string,
-    url: string,
-    rawHeaders: string[],
-    httpMinor: number,
-    keepAlive: boolean,
-  ) {
-    this.conn = conn;
-    this.method = method;
-    this.url = url;
-    this.rawHeaders = rawHeaders;
-    this.httpMinor = httpMinor;
-    this.keepAlive = keepAlive;
-    this.startedAt = conn.front.now;
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.conn.remoteAddress;
-  }
-
-  get socket(): Socket {
-    return this.conn.socket;
-  }
-
-  /**
-   * Gives the answer's head; it goes out with the first body bytes (one write for a small answer).
-   * `lines` are header lines without hop-by-hop headers; `hasLength` says whether they carry a
-   * Content-Length (else the body is sent chunked, or close-delimited to an HTTP/1.0 client).
-   */
-  writeHead(status: number, statusText: string | null, lines: string, hasLength: boolean): void {
-    if (this.headSent || this.gone) return;
-    this.headSent = true;
-    let keep = this.keepAlive && !this.closeAfter && !this.conn.closing && !this.conn.front.closing;
-    const noBody = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
-    if (!noBody && !hasLength) {
-      if (this.httpMinor >= 1) {
-        this.#chunked = true;
-        lines += `transfer-encoding: chunked${CRLF}`;
-      } else {
-        keep = false;
-      }
-    }
-    this.#noBody = noBody;
-    this.#last = !keep;
-    if (!keep) lines += `connection: close${CRLF}`;
-    else if (this.httpMinor === 0) lines += `connection: keep-alive${CRLF}`;
-    this.#head = `HTTP/1.1 ${status} ${statusText ?? STATUS_CODES[status] ?? 'Unknown'}${CRLF}${lines}${CRLF}`;
-  }
-
-  /** A body chunk; false when the socket's buffer is full (wait for the listener's onDrain). */
-  write(chunk: Buffer): boolean {
-    if (this.finished || this.gone) return true;
-    return this.#emit(this.#frame(chunk, false));
-  }
-
-  /** The last body bytes (or none); the answer is complete. */
-  end(chunk: Buffer | null = null): void {
-    if (this.finished || this.gone) return;
-    this.finished = true;
-    this.#emit(this.#frame(chunk, true));
-    this.conn.answered(this);
-  }
-
-  /** A whole answer with a known body, in one write. */
-  respond(status: number, lines: string, body: Buffer | string): void {
-    const data = typeof body === 'string' ? Buffer.from(body) : body;
-    this.writeHead(status, null, `${lines}content-length: ${data.length}${CRLF}`, true);
-    this.end(data);
-  }
-
-  /** Cuts the connection: a client that got part of an answer must see it truncated. */
-  abort(): void {
-    this.conn.socket.destroy();
-  }
-
-  /** The answer written by a route that wrote to the socket itself is complete. */
-  finishedOutside(closeConnection: boolean): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.#last = closeConnection;
-    this.conn.answered(this);
-  }
-
-  get last(): boolean {
-    return this.#last;
-  }
-
-  /**
-   * The bytes of one write: the head (if still due), the chunk (framed when chunked) and the last
-   * chunk marker. A small write goes as one latin1 string: the socket writes a string from stack
-   * storage, where a Buffer would be allocated and copied into first.
-   */
-  #frame(chunk: Buffer | null, last: boolean): string | Buffer | null {
-    const head = this.#head;
-    this.#head = null;
-    const body = this.#noBody || chunk === null || chunk.length === 0 ? null : chunk;
-    const tail = last && this.#chunked && !this.#noBody ? LAST_CHUNK : '';
-    if (body === null) return head === null ? (tail === '' ? null : tail) : head + tail;
-    if (head === null && !this.#chunked) return body;
-    if (body.length > STRING_WRITE_MAX) {
-      const parts: Buffer[] = [];
-      if (head !== null) parts.push(Buffer.from(head, 'latin1'));
-      if (this.#chunked) parts.push(Buffer.from(`${body.length.toString(16)}${CRLF}`, 'latin1'));
-      parts.push(body);
-      if (this.#chunked) parts.push(Buffer.from(CRLF + tail, 'latin1'));
-      return Buffer.concat(parts);
-    }
-    const text = body.toString('latin1');
-    const framed = this.#chunked ? `${body.length.toString(16)}${CRLF}${text}${CRLF}${tail}` : text;
-    return head === null ? framed : head + framed;
-  }
-
-  #emit(data: string | Buffer | null): boolean {
-    if (data === null) return true;
-    if (this.conn.queue[0] !== this) {
-      (this.#held ??= []).push(data);
-      return true;
-    }
-    return typeof data === 'string' ? this.conn.socket.write(data, 'latin1') : this.conn.socket.write(data);
-  }
-
-  /** @internal this answer is now the connection's first: what it held goes out. */
-  flushHeld(): void {
-    const held = this.#held;
-    this.#held = null;
-    if (held !== null) {
-      for (const data of held) {
-        if (typeof data === 'string') this.conn.socket.write(data, 'latin1');
-        else this.conn.socket.write(data);
-      }
-    }
-  }
 }
 
 /** One client connection. */
@@ -489,7 +293,7 @@ export class Front {
 
   sweep(now: number): void {
     this.now = now;
-    dateValue = new Date(now).toUTCString();
+    refreshDate(now);
     const limit = this.keepAliveTimeoutMs + 1000;
     for (const conn of this.connections) {
       // Idle since its last answer (or since it connected without finishing a head), or a request

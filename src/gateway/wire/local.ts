@@ -4,7 +4,7 @@
 // come from the front's parser; the response is given the client socket once every earlier answer
 // on the connection has gone out, and writes to it as it would under node:http's own server.
 import { IncomingMessage, ServerResponse } from 'node:http';
-import type { WireRequest } from './front.js';
+import type { WireRequest } from './request.js';
 
 /** What node:http's parser callback calls to set a message's headers (not in the public typings). */
 interface IncomingInternals {
