@@ -25,14 +25,20 @@ export interface ServerOptions {
 export interface RouteContext extends ServerOptions {
   /** The model a request asked for (header or path), or production; throws 404/503 errors. */
   pickModel(requested: string | undefined): ServedModel;
-  /**
-   * Counts an answer in the request metrics (route, method, status, version, time so far). Routes
-   * call it just before they send: cheaper than a fastify onResponse hook, which on /predict cost
-   * more than the prediction. The time therefore ends when the answer is ready, before it is written.
-   */
-  observe(request: FastifyRequest, reply: FastifyReply, version?: string): void;
+  /** The request counter of the route registered at `url`; a route takes it once, at registration. */
+  requests(url: string): RequestCounter;
   /** Counts and returns the out-of-range warnings of one answer. */
   countWarnings(model: ServedModel, report: ReadReport): ReadReport['warnings'];
+}
+
+/**
+ * Counts a route's answers in the request metrics (route, method, status, version, time so far). Routes
+ * call it just before they send: cheaper than a fastify onResponse hook, which on /predict cost more
+ * than the prediction. The time therefore ends when the answer is ready, before it is written. The
+ * route's URL is known at registration: `request.routeOptions` builds an object on every read.
+ */
+export interface RequestCounter {
+  observe(request: FastifyRequest, reply: FastifyReply, version?: string): void;
 }
 
 export const MODEL_VERSION_HEADER = 'x-model-version';

@@ -31,6 +31,8 @@ import type { ServedModel } from './served-model.js';
 export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
   // One report object for all requests: handlers run to completion without yielding.
   const report: ReadReport = { problems: undefined, warnings: undefined };
+  const predictions = ctx.requests('/predict');
+  const infos = ctx.requests('/model-info');
 
   app.post<{ Body: PredictBody; Headers: ModelVersionHeader; Reply: SinglePredictReply | BatchPredictReply }>(
     '/predict',
@@ -53,7 +55,7 @@ export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): 
       const instances = body.instances;
       if (instances !== undefined) {
         const answer = predictBatch(ctx, model, instances, report);
-        ctx.observe(request, reply, model.version);
+        predictions.observe(request, reply, model.version);
         reply.send(answer);
         return;
       }
@@ -78,7 +80,7 @@ export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): 
         host: ctx.host(),
       };
       if (warnings !== undefined) answer.warnings = warnings;
-      ctx.observe(request, reply, model.version);
+      predictions.observe(request, reply, model.version);
       reply.send(answer);
     },
   );
@@ -97,7 +99,7 @@ export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): 
       const model = ctx.pickModel(request.headers[MODEL_VERSION_HEADER]);
       reply.header(MODEL_VERSION_HEADER, model.version);
       const m = model.manifest;
-      ctx.observe(request, reply, model.version);
+      infos.observe(request, reply, model.version);
       reply.send({
         status: ctx.shuttingDown() ? 'shutting down' : 'ok',
         last_training_time: m.created_at,

@@ -78,14 +78,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       }
       return model;
     },
-    observe(request, reply, version = '') {
-      options.metrics.observeRequest(
-        request.routeOptions.url ?? 'unmatched',
-        request.method,
-        reply.statusCode,
-        version,
-        reply.elapsedTime / 1000,
-      );
+    requests(url) {
+      const figures = options.metrics.route(url);
+      return {
+        observe(request, reply, version = '') {
+          figures.observe(request.method, reply.statusCode, version, reply.elapsedTime / 1000);
+        },
+      };
     },
     countWarnings(model, report) {
       const warnings = report.warnings;
@@ -102,7 +101,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
     reply.code(err.status);
     const version = reply.getHeader(MODEL_VERSION_HEADER);
-    ctx.observe(request, reply, typeof version === 'string' ? version : '');
+    options.metrics.observeRequest(
+      request.routeOptions.url ?? 'unmatched',
+      request.method,
+      reply.statusCode,
+      typeof version === 'string' ? version : '',
+      reply.elapsedTime / 1000,
+    );
     reply.send(err.toJSON());
   };
   app.setErrorHandler((err: FastifyError, request, reply) =>
@@ -144,6 +149,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 // ---------------------------------------------------------------- health, metrics, OpenAPI
 
 function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: OpenApiCollector): void {
+  const live = ctx.requests('/v2/health/live');
   app.get(
     '/v2/health/live',
     {
@@ -154,11 +160,12 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
       } as object,
     },
     (request, reply) => {
-      ctx.observe(request, reply);
+      live.observe(request, reply);
       reply.send({ live: true });
     },
   );
 
+  const ready = ctx.requests('/v2/health/ready');
   app.get(
     '/v2/health/ready',
     {
@@ -176,11 +183,12 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
       if (ctx.holder.production === undefined) {
         throw new FlywheelError('FLY_ERR_NO_MODEL', 'no model is loaded yet', { ready: false });
       }
-      ctx.observe(request, reply);
+      ready.observe(request, reply);
       reply.send({ ready: true });
     },
   );
 
+  const scrapes = ctx.requests('/metrics');
   app.get(
     '/metrics',
     {
@@ -195,12 +203,13 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
       ctx.metrics.ready.set(ctx.shuttingDown() || ctx.holder.production === undefined ? 0 : 1);
       const text = await ctx.metrics.render();
       reply.type(ctx.metrics.registry.contentType).serializer((payload) => payload as string);
-      ctx.observe(request, reply);
+      scrapes.observe(request, reply);
       return text;
     },
   );
 
   let doc: string | undefined;
+  const docs = ctx.requests(OPENAPI_PATH);
   app.get(
     OPENAPI_PATH,
     {
@@ -221,7 +230,7 @@ function registerOpsRoutes(app: FastifyInstance, ctx: RouteContext, openapi: Ope
         }),
       );
       reply.type('application/json').serializer((payload) => payload as string);
-      ctx.observe(request, reply);
+      docs.observe(request, reply);
       reply.send(doc);
     },
   );

@@ -36,6 +36,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     return ctx.pickModel(params.version);
   }
 
+  const serverMetadata = ctx.requests('/v2');
   app.get<{ Reply: ServerMetadataReply }>(
     '/v2',
     {
@@ -46,7 +47,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       } as object,
     },
     (request, reply) => {
-      ctx.observe(request, reply);
+      serverMetadata.observe(request, reply);
       reply.send({ name: 'flywheel', version: PACKAGE_VERSION, extensions: [] });
     },
   );
@@ -63,6 +64,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     ['/v2/models/:name', modelParams],
     ['/v2/models/:name/versions/:version', modelVersionParams],
   ] as const) {
+    const counted = ctx.requests(url);
     app.get<{ Params: ModelParams; Reply: ModelMetadataReply }>(
       url,
       {
@@ -76,7 +78,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       (request, reply) => {
         const model = modelFor(request.params);
         reply.header(MODEL_VERSION_HEADER, model.version);
-        ctx.observe(request, reply, model.version);
+        counted.observe(request, reply, model.version);
         reply.send(metadata(model));
       },
     );
@@ -86,6 +88,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     ['/v2/models/:name/ready', modelParams],
     ['/v2/models/:name/versions/:version/ready', modelVersionParams],
   ] as const) {
+    const counted = ctx.requests(url);
     app.get<{ Params: ModelParams; Reply: ModelReadyReply }>(
       url,
       {
@@ -99,7 +102,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
       (request, reply) => {
         const model = modelFor(request.params);
         reply.header(MODEL_VERSION_HEADER, model.version);
-        ctx.observe(request, reply, model.version);
+        counted.observe(request, reply, model.version);
         reply.send({ name: ctx.modelName, version: model.version, ready: true });
       },
     );
@@ -109,6 +112,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
     ['/v2/models/:name/infer', modelParams],
     ['/v2/models/:name/versions/:version/infer', modelVersionParams],
   ] as const) {
+    const counted = ctx.requests(url);
     app.post<{ Params: ModelParams; Body: InferBody; Reply: InferReply }>(
       url,
       {
@@ -128,7 +132,7 @@ export function registerV2Routes(app: FastifyInstance, ctx: RouteContext): void 
         const model = modelFor(request.params);
         reply.header(MODEL_VERSION_HEADER, model.version);
         const answer = infer(ctx, model, request.body);
-        ctx.observe(request, reply, model.version);
+        counted.observe(request, reply, model.version);
         reply.send(answer);
       },
     );

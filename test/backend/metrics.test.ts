@@ -46,4 +46,34 @@ describe('BackendMetrics.render', () => {
       expect([name, declared]).toEqual([name, true]);
     }
   });
+
+  it("counts a route's answers in the series of their own method, status and version", async () => {
+    // A route keeps the series of its last answer; each change of label must still land in its own.
+    const m = new BackendMetrics();
+    const predict = m.route('/predict');
+    const answers: [string, number, string][] = [
+      ['POST', 200, 'v1'],
+      ['POST', 200, 'v1'],
+      ['POST', 200, 'v2'],
+      ['POST', 400, 'v2'],
+      ['POST', 200, 'v1'],
+      ['HEAD', 200, 'v1'],
+    ];
+    for (const [method, status, version] of answers) predict.observe(method, status, version, 0.001);
+    m.observeRequest('/predict', 'POST', 200, 'v1', 0.001);
+    const text = await m.render();
+    const count = (method: string, status: number, version: string) =>
+      text
+        .split('\n')
+        .find((l) =>
+          l.startsWith(
+            `flywheel_backend_requests_total{route="/predict",method="${method}",status="${status}",model_version="${version}"} `,
+          ),
+        )
+        ?.split(' ')[1];
+    expect(count('POST', 200, 'v1')).toBe('4');
+    expect(count('POST', 200, 'v2')).toBe('1');
+    expect(count('POST', 400, 'v2')).toBe('1');
+    expect(count('HEAD', 200, 'v1')).toBe('1');
+  });
 });
