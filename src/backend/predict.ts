@@ -27,14 +27,23 @@ import {
   type SinglePredictReply,
 } from './schemas.js';
 import type { ServedModel } from './served-model.js';
+import { SingleAnswers, singleReply } from './predict-answer.js';
+
+/** What the response schema's serializer answers with (fastify's default for JSON). */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
   // One report object for all requests: handlers run to completion without yielding.
   const report: ReadReport = { problems: undefined, warnings: undefined };
   const predictions = ctx.requests('/predict');
   const infos = ctx.requests('/model-info');
+  const answers = new SingleAnswers();
 
-  app.post<{ Body: PredictBody; Headers: ModelVersionHeader; Reply: SinglePredictReply | BatchPredictReply }>(
+  app.post<{
+    Body: PredictBody;
+    Headers: ModelVersionHeader;
+    Reply: SinglePredictReply | BatchPredictReply | string;
+  }>(
     '/predict',
     {
       schema: {
@@ -66,22 +75,20 @@ export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): 
       const warnings = ctx.countWarnings(model, report);
       // The gateway's join key comes back in the body (so the gateway streams the answer untouched),
       // and what the gateway records of the answer comes in two headers it strips (no body scan).
-      const requestId = request.headers[REQUEST_ID_HEADER];
-      reply.header(PREDICTION_HEADER, String(y));
+      const header = request.headers[REQUEST_ID_HEADER];
+      const requestId = typeof header === 'string' && isUsableRequestId(header) ? header : undefined;
+      const host = ctx.host();
+      const prediction = String(y);
+      reply.header(PREDICTION_HEADER, prediction);
       reply.header(FEATURES_HEADER, model.row.join(','));
-      const answer: SinglePredictReply = {
-        // Left out of the JSON when undefined.
-        request_id: typeof requestId === 'string' && isUsableRequestId(requestId) ? requestId : undefined,
-        [model.manifest.target]: y,
-        prediction: y,
-        model_version: model.version,
-        model_training_time: model.trainingTime,
-        features_used: model.reader.names,
-        host: ctx.host(),
-      };
-      if (warnings !== undefined) answer.warnings = warnings;
       predictions.observe(request, reply, model.version);
-      reply.send(answer);
+      const fast = warnings === undefined && Number.isFinite(y) ? answers.of(model, host, reply) : undefined;
+      if (fast !== undefined) {
+        reply.header('content-type', JSON_CONTENT_TYPE);
+        reply.send(fast.write(requestId, prediction));
+      } else {
+        reply.send(singleReply(model, host, requestId, y, warnings));
+      }
     },
   );
 
