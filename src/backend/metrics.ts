@@ -34,6 +34,7 @@ export class BackendMetrics {
   readonly ready: Gauge;
   readonly #series = new Map<string, RequestSeries>();
   readonly #predictionCounts = new Map<string, number>();
+  #laneAnswers = 0;
 
   constructor() {
     const registers = [this.registry];
@@ -58,6 +59,18 @@ export class BackendMetrics {
       collect() {
         this.reset();
         for (const [model_version, n] of predictionCounts) this.inc({ model_version }, n);
+      },
+    });
+    const laneAnswers = () => this.#laneAnswers;
+    new Counter({
+      name: 'flywheel_backend_predict_fast_lane_total',
+      help:
+        'POST /predict answers written by the fast lane (single instance, application/json, valid, 200); ' +
+        'the other /predict requests go through the full route',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(laneAnswers());
       },
     });
     this.#outOfRange = new Counter({
@@ -141,6 +154,10 @@ export class BackendMetrics {
 
   countPredictions(version: string, rows: number): void {
     this.#predictionCounts.set(version, (this.#predictionCounts.get(version) ?? 0) + rows);
+  }
+
+  countLaneAnswer(): void {
+    this.#laneAnswers++;
   }
 
   countOutOfRange(version: string, feature: string): void {

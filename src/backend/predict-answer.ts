@@ -47,6 +47,12 @@ export class SingleAnswers {
     }
     return known.answer;
   }
+
+  /** The answer of `model` on `host` if one was built and checked already. */
+  known(model: ServedModel, host: string): SingleAnswer | undefined {
+    const known = this.#byModel.get(model);
+    return known !== undefined && known.host === host ? known.answer : undefined;
+  }
 }
 
 /** The answer of one model on one host, written as a string around the request's own parts. */
@@ -55,6 +61,8 @@ export class SingleAnswer {
   readonly #head: string;
   /** `,"<target>":` */
   readonly #target: string;
+  /** UTF-8 bytes of the answer without its request id and prediction. */
+  readonly #fixedBytes: number;
 
   private constructor(model: ServedModel, host: string) {
     this.#head =
@@ -63,6 +71,8 @@ export class SingleAnswer {
       `,"features_used":${JSON.stringify(model.reader.names)}` +
       `,"host":${JSON.stringify(host)}`;
     this.#target = `,${JSON.stringify(model.manifest.target)}:`;
+    this.#fixedBytes =
+      Buffer.byteLength(this.#head) + ',"prediction":'.length + Buffer.byteLength(this.#target) + 1;
   }
 
   /**
@@ -80,7 +90,10 @@ export class SingleAnswer {
       [undefined, -1.25e-7],
     ] as const) {
       const expected = serialize(singleReply(model, host, requestId, y, undefined));
-      if (answer.write(requestId, String(y)) !== expected) return undefined;
+      const text = answer.write(requestId, String(y));
+      if (text !== expected || answer.bytes(requestId, String(y)) !== Buffer.byteLength(text)) {
+        return undefined;
+      }
     }
     return answer;
   }
@@ -92,5 +105,14 @@ export class SingleAnswer {
   write(requestId: string | undefined, prediction: string): string {
     const id = requestId === undefined ? '' : `,"request_id":"${requestId}"`;
     return `${this.#head}${id},"prediction":${prediction}${this.#target}${prediction}}`;
+  }
+
+  /**
+   * The UTF-8 length of `write(requestId, prediction)`, without measuring the joined string (which
+   * would flatten it first): the two varying parts are ASCII, given what `write` requires of them.
+   */
+  bytes(requestId: string | undefined, prediction: string): number {
+    const id = requestId === undefined ? 0 : ',"request_id":""'.length + requestId.length;
+    return this.#fixedBytes + id + 2 * prediction.length;
   }
 }

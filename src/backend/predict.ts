@@ -27,25 +27,25 @@ import {
   type SinglePredictReply,
 } from './schemas.js';
 import type { ServedModel } from './served-model.js';
-import { SingleAnswers, singleReply } from './predict-answer.js';
+import { singleReply } from './predict-answer.js';
+import { JSON_CONTENT_TYPE, PREDICT_PATH, type PredictLane } from './predict-lane.js';
 
-/** What the response schema's serializer answers with (fastify's default for JSON). */
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
-
-export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext): void {
+export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext, lane: PredictLane): void {
   // One report object for all requests: handlers run to completion without yielding.
   const report: ReadReport = { problems: undefined, warnings: undefined };
-  const predictions = ctx.requests('/predict');
+  const predictions = ctx.requests(PREDICT_PATH);
   const infos = ctx.requests('/model-info');
-  const answers = new SingleAnswers();
+  const answers = lane.answers;
 
   app.post<{
     Body: PredictBody;
     Headers: ModelVersionHeader;
     Reply: SinglePredictReply | BatchPredictReply | string;
   }>(
-    '/predict',
+    PREDICT_PATH,
     {
+      // A request the fast lane read and handed over comes with its body as received.
+      preParsing: (request, _reply, payload, done) => done(null, lane.replay(request.raw) ?? payload),
       schema: {
         summary: 'Predict for one instance or a batch (the lab’s API)',
         tags: ['predict'],

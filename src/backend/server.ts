@@ -14,12 +14,14 @@ import { MODEL_VERSION_HEADER, type RouteContext, type ServerOptions } from './c
 import { RouteMethods } from './methods.js';
 import { OPENAPI_PATH, OpenApiCollector } from './openapi.js';
 import { registerPredictRoutes } from './predict.js';
+import { PredictLane } from './predict-lane.js';
 import { errorResponses, liveReply, readyReply } from './schemas.js';
 import { registerV2Routes } from './v2.js';
 
 export type { ServerOptions };
 
 export function buildServer(options: ServerOptions): FastifyInstance {
+  const lane = new PredictLane(options);
   const app = Fastify({
     // Request logging stays off: a child logger per request costs more than the prediction. Errors and
     // lifecycle events are logged by this module and main.ts.
@@ -31,6 +33,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Schemas validate, they do not convert: "30" is not a number where a number belongs.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
+
+  // The /predict fast lane (predict-lane.ts) goes in front of fastify's routing, the server's one
+  // request listener; fastify keeps the server as it set it up (timeouts, extra localhost bindings).
+  app.server.removeAllListeners('request');
+  app.server.on('request', lane.listener(app.routing.bind(app)));
 
   // Only JSON: text/plain would otherwise reach the routes as a string.
   app.removeContentTypeParser('text/plain');
@@ -140,7 +147,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     );
   });
 
-  registerPredictRoutes(app, ctx);
+  registerPredictRoutes(app, ctx, lane);
   registerV2Routes(app, ctx);
   registerOpsRoutes(app, ctx, openapi);
   return app;

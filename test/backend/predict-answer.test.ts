@@ -44,6 +44,7 @@ describe('SingleAnswers', () => {
     const fast = answers.of(model, host, reply);
     const out = cases.map(([id, y]) => ({
       fast: fast?.write(id, String(y)),
+      bytes: fast?.bytes(id, String(y)),
       schema: reply.serialize(singleReply(model, host, id, y, undefined)),
     }));
     reply.type('application/json').serializer((payload) => payload as string);
@@ -52,7 +53,7 @@ describe('SingleAnswers', () => {
   afterAll(() => app.close());
 
   const both = async () =>
-    JSON.parse((await app.inject({ url: '/' })).body) as { fast?: string; schema: string }[];
+    JSON.parse((await app.inject({ url: '/' })).body) as { fast?: string; bytes?: number; schema: string }[];
 
   const ys = [64.67899376220659, 0, -0, 1e21, 5e-324, -1.7976931348623157e308, 12, 1 / 3, -2.5e-7];
   const ids = [undefined, 'abc-123', 'a.b_c:D-9', 'x'.repeat(200)];
@@ -62,9 +63,10 @@ describe('SingleAnswers', () => {
     cases = ids.flatMap((id) => ys.map((y) => [id, y] as [string | undefined, number]));
     const out = await both();
     expect(out).toHaveLength(cases.length);
-    for (const { fast, schema } of out) {
+    for (const { fast, bytes, schema } of out) {
       expect(fast).toBeDefined();
       expect(fast).toBe(schema);
+      expect(bytes).toBe(Buffer.byteLength(schema));
     }
   });
 
@@ -75,7 +77,10 @@ describe('SingleAnswers', () => {
       ['abc', 1.5],
       [undefined, -3],
     ];
-    for (const { fast, schema } of await both()) expect(fast).toBe(schema);
+    for (const { fast, bytes, schema } of await both()) {
+      expect(fast).toBe(schema);
+      expect(bytes).toBe(Buffer.byteLength(schema));
+    }
     host = 'vm:5001';
   });
 
