@@ -188,6 +188,20 @@ try {
         `per CPU second = ${cpu.toFixed(2)}`,
     );
   }
+  // Which path the single answers took (docs/backend.md): the fast lane or the full fastify route.
+  const metrics = await request(backendUrl.replace(/\/predict$/, '/metrics'));
+  const text = await metrics.body.text();
+  const lane = Number(/^flywheel_backend_predict_fast_lane_total (\d+)/m.exec(text)?.[1] ?? NaN);
+  const predicts = [...text.matchAll(/^flywheel_backend_requests_total\{route="\/predict",[^}]*\} (\d+)/gm)]
+    .map((m) => Number(m[1]))
+    .reduce((a, b) => a + b, 0);
+  console.log(`flywheel: ${lane} of ${predicts} /predict answers written by the fast lane`);
+  console.log(
+    `# load: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (1/5/15 min) at the end`,
+  );
 } finally {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.once('exit', r)))));
