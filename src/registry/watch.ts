@@ -1,6 +1,7 @@
 // Tells a reader (backend, gateway) when an alias or the set of versions changed. fs.watch makes it
 // fast on a local disk; a periodic re-read makes it correct where watch events never arrive (NFS, a
 // Kubernetes PVC). Only real changes are emitted, and nothing ever throws into the caller.
+import path from 'node:path';
 import { watch, type FSWatcher } from 'node:fs';
 import { Registry } from './registry.js';
 import type { AliasState } from './types.js';
@@ -91,6 +92,13 @@ export function watchRegistry(root: string, opts: WatchOptions): RegistryWatcher
     debounce = setTimeout(refresh, DEBOUNCE_MS);
     debounce.unref();
   };
+  // In the root only aliases.json and versions/ matter. The registry lock, the lease, routing.json and
+  // the gateways' figures change there every second or two; re-reading for them put a steady stream
+  // of file reads on the libuv threadpool of every gateway and backend.
+  const relevant = new Set([path.basename(paths.aliases), path.basename(paths.versions)]);
+  const onRootEvent = (_event: string, filename: string | Buffer | null) => {
+    if (filename === null || relevant.has(filename.toString())) onEvent();
+  };
 
   // The root sees aliases.json being replaced and versions/ appearing; versions/ sees new versions.
   // Folders that do not exist yet are attached on a later poll.
@@ -98,7 +106,7 @@ export function watchRegistry(root: string, opts: WatchOptions): RegistryWatcher
     for (const dir of [paths.root, paths.versions]) {
       if (watchers.has(dir)) continue;
       try {
-        const w = watch(dir, { persistent: false }, onEvent);
+        const w = watch(dir, { persistent: false }, dir === paths.root ? onRootEvent : onEvent);
         w.on('error', () => {
           // e.g. the folder was removed, or the filesystem does not support watching: polling covers it.
           w.close();
