@@ -15,6 +15,15 @@ interface ResponseInternals {
   _last?: boolean;
 }
 
+// Checked when the module loads, like llhttp.ts's binding: a Node release without it fails at start.
+if (
+  typeof (IncomingMessage.prototype as unknown as Partial<IncomingInternals>)._addHeaderLines !== 'function'
+) {
+  throw new Error(
+    `this Node.js release (${process.version}) has no IncomingMessage._addHeaderLines; the gateway's local routes need updating`,
+  );
+}
+
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Runs `handle` on node:http objects for `wire`, in its turn on the connection. */
