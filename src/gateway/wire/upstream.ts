@@ -329,45 +329,43 @@ export class UpstreamPool {
     this.#timer.unref();
   }
 
+  /** No new requests; the queued ones fail with `code`. */
+  #shut(message: string, code: string): void {
+    this.closing = true;
+    for (const p of this.#queue.splice(0)) {
+      this.#running--;
+      p.done = true;
+      p.handler.onError(new UpstreamError(message, code));
+    }
+  }
+
+  #stopSweep(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
   #sweep(): void {
     const now = Date.now();
     for (const conn of [...this.#idle]) {
       if (now - conn.idleSince > this.#idleTimeoutMs) conn.socket.destroy();
     }
-    if (this.#all.size === 0 && this.#timer !== null) {
-      clearInterval(this.#timer);
-      this.#timer = null;
-    }
+    if (this.#all.size === 0) this.#stopSweep();
   }
 
   /** Lets running requests finish, then closes every connection. */
   close(): Promise<void> {
-    this.closing = true;
-    for (const p of this.#queue.splice(0)) {
-      this.#running--;
-      p.done = true;
-      p.handler.onError(new UpstreamError('the pool is closed', 'UND_ERR_CLOSED'));
-    }
+    this.#shut('the pool is closed', 'UND_ERR_CLOSED');
     const done = new Promise<void>((resolve) => this.#closedWaiters.push(resolve));
     this.#notifyIdle();
-    return done.then(() => {
-      if (this.#timer !== null) clearInterval(this.#timer);
-      this.#timer = null;
-    });
+    return done.then(() => this.#stopSweep());
   }
 
   /** Closes every connection now; running requests fail. */
   destroy(): Promise<void> {
-    this.closing = true;
-    for (const p of this.#queue.splice(0)) {
-      this.#running--;
-      p.done = true;
-      p.handler.onError(new UpstreamError('the pool was destroyed', 'UND_ERR_DESTROYED'));
-    }
+    this.#shut('the pool was destroyed', 'UND_ERR_DESTROYED');
     for (const conn of [...this.#all])
       conn.fail(new UpstreamError('the pool was destroyed', 'UND_ERR_DESTROYED'));
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
+    this.#stopSweep();
     return Promise.resolve();
   }
 }
