@@ -34,7 +34,6 @@ export class Exchange extends Timed implements RequestHead, RequestListener {
   requestId = '';
   correlationId = '';
   contentLength = -1;
-  chunked = false;
   body: Buffer | null = null;
   bodyParts: Buffer[] | null = null;
   bodyBytes = 0;

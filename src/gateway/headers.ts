@@ -14,7 +14,6 @@ export interface RequestHead {
   correlationId: string;
   /** -1 when the client sent no Content-Length. */
   contentLength: number;
-  chunked: boolean;
 }
 
 /**
@@ -89,7 +88,6 @@ export function scanRequestHeaders(
   let correlationId = '';
   let forwardedFor = '';
   head.contentLength = -1;
-  head.chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -122,7 +120,6 @@ export function scanRequestHeaders(
         break;
       case 17: // transfer-encoding
         if (c === 0x74 && name.toLowerCase() === 'transfer-encoding') {
-          head.chunked = true;
           continue;
         }
         break;

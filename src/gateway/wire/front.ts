@@ -91,9 +91,7 @@ export class Connection {
     parser[kOnMessageComplete] = () => {
       const req = this.reading;
       this.reading = null;
-      if (req === null) return;
-      req.bodyDone = true;
-      req.listener?.onBodyEnd();
+      req?.listener?.onBodyEnd();
     };
     parser[kOnExecute] = (ret: number | Error) => {
       if (typeof ret !== 'number') this.#malformed(ret);
@@ -120,7 +118,6 @@ export class Connection {
     if (upgrade) {
       // No protocol upgrades (WebSocket, CONNECT): llhttp stops parsing after such a head.
       this.closing = true;
-      req.bodyDone = true;
       this.reading = null;
       req.respond(501, `content-type: text/plain${CRLF}`, 'protocol upgrades are not supported\n');
       return 0;

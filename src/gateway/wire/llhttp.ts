@@ -31,7 +31,6 @@ interface Binding {
     new (): NativeParser;
     REQUEST: number;
     RESPONSE: number;
-    kOnMessageBegin: number;
     kOnHeaders: number;
     kOnHeadersComplete: number;
     kOnBody: number;
@@ -47,7 +46,6 @@ const Parser = binding.HTTPParser;
 
 export const REQUEST = Parser.REQUEST;
 export const RESPONSE = Parser.RESPONSE;
-export const kOnMessageBegin = Parser.kOnMessageBegin;
 export const kOnHeaders = Parser.kOnHeaders;
 export const kOnHeadersComplete = Parser.kOnHeadersComplete;
 export const kOnBody = Parser.kOnBody;

@@ -56,7 +56,6 @@ export class WireRequest {
   readonly keepAlive: boolean;
   readonly startedAt: number;
   listener: RequestListener | null = null;
-  bodyDone = false;
   /** The answer's head has been given (it may still wait to go out with the first body bytes). */
   headSent = false;
   /** The answer is complete. */
