@@ -80,7 +80,7 @@ describe('DeadlineList', () => {
 });
 
 function head(): RequestHead {
-  return { requestId: '', correlationId: '', contentLength: -1, chunked: false };
+  return { requestId: '', correlationId: '', contentLength: -1 };
 }
 
 /** Header lines ("name: value\r\n" each) back as a flat [name, value, ...] list. */
@@ -132,7 +132,6 @@ describe('request header scan', () => {
     const names = out.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
     expect(names).toEqual(['content-type', 'accept', 'user-agent', 'x-request-id', 'x-forwarded-for']);
     expect(h.contentLength).toBe(17);
-    expect(h.chunked).toBe(false);
   });
 
   it('mints every x-request-id; a usable client id goes upstream as x-correlation-id, an unusable one is dropped', () => {
@@ -158,7 +157,6 @@ describe('request header scan', () => {
     );
     expect(h2.requestId).toMatch(/^[A-Za-z0-9_-]{24}$/);
     expect(h2.correlationId).toBe('');
-    expect(h2.chunked).toBe(true);
     expect(out2).toEqual(['x-request-id', h2.requestId, 'x-forwarded-for', '::1']);
   });
 

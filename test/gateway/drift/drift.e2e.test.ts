@@ -2,7 +2,6 @@
 // serve` backend and a `flywheel gateway`, all on one temp registry. Traffic is rows of the same
 // synthetic generator with another seed (no drift), then the same rows with one feature × 1.8 (drift
 // on that feature alone), far-out values, bad requests, and a canary split between two versions.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,53 +11,17 @@ import type { DriftDocument, VersionDriftView } from '../../../src/gateway/dashb
 import { generateSynthetic, SYNTHETIC_FEATURES } from '../../../src/trainer/data/synthetic.js';
 import { Registry } from '../../../src/registry/registry.js';
 import { publish, trainModels } from '../../backend/helpers.js';
-import { freePort } from '../../helpers/ports.js';
 import { postRows, rowBody } from '../../helpers/rows.js';
-import { CLI, cleanEnv, runCli } from '../../helpers/stack.js';
+import { runCli } from '../../helpers/stack.js';
 import { waitFor } from '../../helpers/wait.js';
+import { startRole as startProc, type Proc } from '../experiments/procs.js';
 
 const TOKEN = 'drift-admin-token';
 const SCALED = 'visits_per_week';
 
-interface Proc {
-  readonly url: string;
-  logs(): string;
-  stop(): Promise<void>;
-}
-
-async function startRole(role: 'serve' | 'gateway', args: string[]): Promise<Proc> {
-  const port = await freePort();
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [CLI, role, ...args, '--host', '127.0.0.1', '--port', String(port)],
-    { env: cleanEnv({ FLYWHEEL_ADMIN_TOKEN: TOKEN }), stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let logs = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (logs = (logs + c).slice(-500_000)));
-  let exited = false;
-  const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  void gone.then(() => (exited = true));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`flywheel ${role} exited:\n${logs}`);
-      const res = await request(`${url}/v2/health/ready`);
-      await res.body.dump();
-      return res.statusCode === 200;
-    },
-    { timeoutMs: 20_000, what: `flywheel ${role} to be ready` },
-  );
-  return {
-    url,
-    logs: () => logs,
-    stop: async () => {
-      if (exited) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
+/** A role with the admin token set (the canary steps use the admin routes). */
+function startRole(role: 'serve' | 'gateway', args: string[]): Promise<Proc> {
+  return startProc([role, ...args], { FLYWHEEL_ADMIN_TOKEN: TOKEN });
 }
 
 async function drift(url: string): Promise<DriftDocument> {

@@ -21,6 +21,7 @@ import {
   TOKEN,
   train,
   type Proc,
+  gatewayArgs as sharedGatewayArgs,
 } from './procs.js';
 
 let registry: string;
@@ -31,26 +32,7 @@ const gateways: Proc[] = [];
 const requests = generateSynthetic(3000, 1234);
 
 function gatewayArgs(id: string, extra: string[] = []): string[] {
-  return [
-    'gateway',
-    '--registry',
-    registry,
-    '--backends',
-    backends.map((b) => b.url).join(','),
-    '--admin-token',
-    TOKEN,
-    '--gateway-id',
-    id,
-    '--analysis-interval',
-    '0',
-    '--routing-poll-interval',
-    '100ms',
-    '--health-interval',
-    '200ms',
-    '--log-level',
-    'warn',
-    ...extra,
-  ];
+  return sharedGatewayArgs(registry, backends, id, ['--analysis-interval', '0', ...extra]);
 }
 
 beforeAll(async () => {

@@ -10,7 +10,16 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../../src/trainer/data/synthetic.js';
 import { waitFor } from '../../helpers/wait.js';
-import { call, predict, rowBody, startRole, TOKEN, train, type Proc } from './procs.js';
+import {
+  call,
+  gatewayArgs as sharedGatewayArgs,
+  predict,
+  rowBody,
+  startRole,
+  TOKEN,
+  train,
+  type Proc,
+} from './procs.js';
 
 const LEASE_MS = 3000;
 /** Long enough that the holder is always killed or stopped before any verdict can be reached. */
@@ -21,20 +30,7 @@ const gateways = new Map<string, Proc>();
 const rows = generateSynthetic(1000, 7);
 
 function gatewayArgs(id: string): string[] {
-  return [
-    'gateway',
-    '--registry',
-    registry,
-    '--backends',
-    backends.map((b) => b.url).join(','),
-    '--admin-token',
-    TOKEN,
-    '--gateway-id',
-    id,
-    '--routing-poll-interval',
-    '100ms',
-    '--health-interval',
-    '200ms',
+  return sharedGatewayArgs(registry, backends, id, [
     '--analysis-interval',
     '200ms',
     '--analysis-min-requests',
@@ -57,7 +53,7 @@ function gatewayArgs(id: string): string[] {
     '30s',
     '--log-level',
     'info',
-  ];
+  ]);
 }
 
 interface LeaseView {

@@ -8,7 +8,16 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../../../src/trainer/data/synthetic.js';
 import { waitFor } from '../../helpers/wait.js';
-import { call, predict, rowBody, startRole, TOKEN, train, type Proc } from './procs.js';
+import {
+  call,
+  gatewayArgs as sharedGatewayArgs,
+  predict,
+  rowBody,
+  startRole,
+  TOKEN,
+  train,
+  type Proc,
+} from './procs.js';
 
 interface VersionFigures {
   version: string;
@@ -33,27 +42,12 @@ const gateways: Proc[] = [];
 const rows = generateSynthetic(1000, 99);
 
 function gatewayArgs(id: string): string[] {
-  return [
-    'gateway',
-    '--registry',
-    registry,
-    '--backends',
-    backends.map((b) => b.url).join(','),
-    '--admin-token',
-    TOKEN,
-    '--gateway-id',
-    id,
+  return sharedGatewayArgs(registry, backends, id, [
     '--analysis-interval',
     '0',
-    '--routing-poll-interval',
-    '100ms',
-    '--health-interval',
-    '200ms',
     '--peer-expiry',
     `${PEER_EXPIRY_MS}ms`,
-    '--log-level',
-    'warn',
-  ];
+  ]);
 }
 
 async function report(g: Proc): Promise<Report> {

@@ -11,6 +11,37 @@ import { waitFor } from '../../helpers/wait.js';
 
 export const TOKEN = 'e2e-admin-token';
 
+/**
+ * `flywheel gateway` arguments shared by the multi-process experiment tests: the registry, the
+ * backends, the admin token, an id, fast routing and health polls; `extra` adds or overrides (a later
+ * flag wins).
+ */
+export function gatewayArgs(
+  registry: string,
+  backends: readonly Proc[],
+  id: string,
+  extra: string[] = [],
+): string[] {
+  return [
+    'gateway',
+    '--registry',
+    registry,
+    '--backends',
+    backends.map((b) => b.url).join(','),
+    '--admin-token',
+    TOKEN,
+    '--gateway-id',
+    id,
+    '--routing-poll-interval',
+    '100ms',
+    '--health-interval',
+    '200ms',
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+}
+
 export interface Proc {
   readonly url: string;
   readonly port: number;
@@ -19,10 +50,11 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export async function startRole(args: string[]): Promise<Proc> {
+/** Starts `flywheel <args>` on a free port (`env`: extra environment) and waits until it is ready. */
+export async function startRole(args: string[], env: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
   const proc = spawn(process.execPath, [CLI, ...args, '--host', '127.0.0.1', '--port', String(port)], {
-    env: cleanEnv(),
+    env: cleanEnv(env),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let logs = '';
