@@ -1,5 +1,5 @@
 // A floor for bench/gateway.mjs --reference: the least an HTTP/1.1 proxy on net.Socket and Node's own
-// llhttp binding (consume mode, as src/gateway/wire/ uses it) can do: parse, rebuild both heads, pool
+// llhttp binding (consume mode, as src/wire/ uses it) can do: parse, rebuild both heads, pool
 // upstream connections, round robin. No timeouts, retries, metrics or anything else the gateway does;
 // not for use. FLOOR_UPSTREAM=undici sends upstream through undici's Pool instead (the other half).
 //

@@ -6,7 +6,7 @@ import { Timed } from './deadlines.js';
 import type { Exchange } from './exchange.js';
 import { responseHeaderLines, type AnswerHead } from './headers.js';
 import type { FailureKind, Replica } from './replica.js';
-import type { UpstreamHandler } from './wire/upstream.js';
+import type { UpstreamHandler } from '../wire/upstream.js';
 
 /** The reason an abandoned attempt is cancelled with (its later onError is ignored). */
 class AttemptTimeoutError extends Error {

@@ -3,7 +3,7 @@
 // stats() snapshot; a policy subclass overrides only pick().
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import { UpstreamPool } from './wire/upstream.js';
+import { UpstreamPool } from '../wire/upstream.js';
 import { Replica, type FailureKind, type ReplicaSnapshot, type ReplicaState } from './replica.js';
 
 export type BalancePolicy = 'least-outstanding' | 'round-robin';

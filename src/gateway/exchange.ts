@@ -7,7 +7,7 @@ import type { Forwarder } from './forward.js';
 import type { RequestHead } from './headers.js';
 import type { ForwardPlan, ForwardRoute } from './plan.js';
 import type { FailureKind, Replica } from './replica.js';
-import { headerLines, httpDate, type RequestListener, type WireRequest } from './wire/request.js';
+import { headerLines, httpDate, type RequestListener, type WireRequest } from '../wire/request.js';
 
 /** The hedge delay of an exchange: its own list entry, as the exchange is in the deadline list. */
 class HedgeTimer extends Timed {

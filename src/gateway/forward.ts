@@ -20,7 +20,7 @@ import { Exchange } from './exchange.js';
 import { scanRequestHeaders } from './headers.js';
 import { LearnedTimeouts } from './latency.js';
 import type { ForwarderOptions, ForwardRoute } from './plan.js';
-import type { WireRequest } from './wire/request.js';
+import type { WireRequest } from '../wire/request.js';
 
 export type {
   ExchangeObserver,

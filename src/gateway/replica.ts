@@ -2,7 +2,7 @@
 // its health. The health rules live here, in one place, so passive ejection (failed traffic) and active
 // checks (GET /v2/health/ready) cannot disagree about what a state means.
 import type { Dispatcher } from 'undici';
-import type { UpstreamPool } from './wire/upstream.js';
+import type { UpstreamPool } from '../wire/upstream.js';
 
 /**
  * - `unknown`: discovered, not checked yet (used only when no replica is healthy)

@@ -15,9 +15,9 @@ import { Forwarder, type ForwardPlan, type ForwardRoute, type Planner } from './
 import { HealthChecker } from './health.js';
 import { GatewayMetrics } from './metrics.js';
 import { RouteTable, type LocalHandler, type LocalRoute } from './routes.js';
-import { Front } from './wire/front.js';
-import { headerLines, httpDate, type WireRequest } from './wire/request.js';
-import { runNodeHandler } from './wire/local.js';
+import { Front } from '../wire/front.js';
+import { headerLines, httpDate, type WireRequest } from '../wire/request.js';
+import { runNodeHandler } from '../wire/local.js';
 
 export interface GatewayOptions {
   /** Makes each replica's connection pool (default: an undici Pool per replica). */
