@@ -2,8 +2,7 @@
 // server, and shuts down gracefully: readiness fails at once, no new connections, in-flight requests
 // finish within the grace period, one summary line is logged, and the promise resolves (exit 0).
 import os from 'node:os';
-import net, { type AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ServeConfig } from '../config.js';
 import { FlywheelError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,6 +11,7 @@ import { ModelHolder } from './holder.js';
 import { registryLoader } from './loader.js';
 import { BackendMetrics } from './metrics.js';
 import { buildServer } from './server.js';
+import { Front } from '../wire/front.js';
 
 export async function runServe(config: ServeConfig, log: Logger): Promise<void> {
   const metrics = new BackendMetrics();
@@ -21,7 +21,7 @@ export async function runServe(config: ServeConfig, log: Logger): Promise<void> 
   // replicas on one machine (`flywheel up`) can be told apart too.
   let host = os.hostname();
 
-  const app = buildServer({
+  const { app, handler } = buildServer({
     holder,
     metrics,
     log,
@@ -48,8 +48,10 @@ export async function runServe(config: ServeConfig, log: Logger): Promise<void> 
     },
   });
 
+  await app.ready();
+  const front = new Front({ keepAliveTimeoutMs: KEEP_ALIVE_MS, handler });
   try {
-    await app.listen({ host: config.host, port: config.port });
+    await front.listen(config.port, config.host);
   } catch (err) {
     holder.close();
     await watcher.close();
@@ -66,7 +68,7 @@ export async function runServe(config: ServeConfig, log: Logger): Promise<void> 
     }
     throw err;
   }
-  const { port } = app.server.address() as AddressInfo;
+  const { port } = front.address() as AddressInfo;
   host = `${os.hostname()}:${port}`;
   log.info({ host: config.host, port, registry: config.registry, model_name: config.modelName }, 'listening');
 
@@ -78,11 +80,12 @@ export async function runServe(config: ServeConfig, log: Logger): Promise<void> 
     process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
   });
   const started = performance.now();
-  const graceExpired = await drain(app.server, config.gracePeriod, () => {
+  const graceExpired = await drain(front, config.gracePeriod, () => {
     // From here on readiness answers 503 and every response closes its connection.
     shuttingDown = true;
     metrics.ready.set(0);
   });
+  front.close();
   await app.close();
   holder.close();
   await watcher.close();
@@ -103,46 +106,38 @@ export async function runServe(config: ServeConfig, log: Logger): Promise<void> 
 }
 
 /**
+ * Idle keep-alive connections are closed after this long: fastify's default, which the backend kept
+ * while it served on fastify's own server. It is longer than the gateway's upstream idle timeout and
+ * undici's default (4 s each), so an idle connection is closed by the client side first.
+ */
+const KEEP_ALIVE_MS = 72_000;
+
+/**
  * How long connections that are idle at the signal stay open. A request a client wrote just before
- * the signal may still sit unread in the socket; closing "idle" connections at once (what
- * `server.close()` does) would drop it. Within this time such requests are read and answered.
+ * the signal may still sit unread in the socket; closing "idle" connections at once would drop it.
+ * Within this time such requests are read and answered.
  */
 const LINGER_MS = 500;
 
 /**
- * Graceful stop of an HTTP server: stop listening, answer what arrives on open connections with
- * `Connection: close`, close the connections that stay idle after LINGER_MS, wait for the rest, and
- * cut whatever is left when the grace period ends (or on a second signal). Resolves true when it
- * had to cut.
+ * Graceful stop of the front: stop listening, answer what arrives on open connections with
+ * `Connection: close` (each connection closes after its last answer), close the connections that stay
+ * idle after LINGER_MS, and cut whatever is left when the grace period ends (or on a second signal).
+ * Resolves true when it had to cut.
  */
-async function drain(server: Server, graceMs: number, onStart: () => void): Promise<boolean> {
+async function drain(front: Front, graceMs: number, onStart: () => void): Promise<boolean> {
   onStart();
-  // Added only now, before fastify's own listener, so the hot path carries no shutdown check.
-  server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'));
-  // net.Server's close: stop accepting without http.Server's immediate closing of idle connections.
-  const drained = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+  const drained = front.stopAccepting(Math.min(LINGER_MS, graceMs));
   let cut = false;
   const cutAll = () => {
     cut = true;
-    server.closeAllConnections();
+    front.destroyAll();
   };
   const graceTimer = setTimeout(cutAll, graceMs);
   process.once('SIGTERM', cutAll).once('SIGINT', cutAll);
-  let sweep: NodeJS.Timeout | undefined;
   try {
-    let lingerTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      drained,
-      new Promise<void>((resolve) => (lingerTimer = setTimeout(resolve, Math.min(LINGER_MS, graceMs)))),
-    ]);
-    clearTimeout(lingerTimer);
-    // Sweep again until done: a request that was already running at the signal was answered without
-    // `Connection: close`, and its connection turns idle only afterwards.
-    server.closeIdleConnections();
-    sweep = setInterval(() => server.closeIdleConnections(), 50);
     await drained;
   } finally {
-    clearInterval(sweep);
     clearTimeout(graceTimer);
     process.removeListener('SIGTERM', cutAll).removeListener('SIGINT', cutAll);
   }

@@ -1,14 +1,15 @@
 // The fast lane of POST /predict: the answer the backend gives most (one valid instance, 200) written
-// straight on node:http, beside fastify rather than through it. Fastify's per-request machinery (router,
-// request and reply objects, hook runners, content-type parser with its async resource, schema checks,
-// reply.send) cost about as much CPU as the 100-tree forest walk, in a stack where every backend µs is
-// throughput. The lane answers only what it can prove the route would answer the same way, with the same
-// code (the project's JSON parser, the model's feature reader, SingleAnswer); anything else (another
-// content type, a batch, a missing feature, a warning, an unknown version, shutdown, a failed read) is
-// handed to fastify with the body bytes as received, so fastify answers it exactly as before.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+// straight on the HTTP front (src/wire/), beside fastify rather than through it. Fastify's per-request
+// machinery (router, request and reply objects, hook runners, content-type parser with its async
+// resource, schema checks, reply.send) and node:http's request and response streams cost more CPU than
+// the 100-tree forest walk, in a stack where every backend µs is throughput. The lane answers only what
+// it can prove the route would answer the same way, with the same code (the project's JSON parser, the
+// model's feature reader, SingleAnswers); anything else (another content type, a batch, a missing
+// feature, a warning, an unknown version, shutdown) is handed to fastify on node:http's objects
+// (src/wire/local.ts) with the body bytes as received, so fastify answers it exactly as before.
 import { parseJsonBody } from '../json-body.js';
+import { runNodeHandler, type NodeHandler } from '../wire/local.js';
+import { httpDate, type RequestHandler, type WireRequest } from '../wire/request.js';
 import { FEATURES_HEADER, MODEL_VERSION_HEADER, PREDICTION_HEADER, REQUEST_ID_HEADER } from './context.js';
 import type { ReadReport } from './features.js';
 import type { ModelHolder } from './holder.js';
@@ -29,15 +30,60 @@ export interface LaneOptions {
   readonly shuttingDown: () => boolean;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** What the lane reads from a request's head; null: the head alone rules the lane out. */
+interface LaneHead {
+  /** `x-model-version`, or undefined. */
+  version: string | undefined;
+  /** `x-request-id`, or undefined. */
+  requestId: string | undefined;
+}
+
+const CRLF = '\r\n';
+
+/**
+ * The head's verdict for the lane, from its raw header lines: `Content-Type: application/json` exactly,
+ * a Content-Length within the body limit, no Transfer-Encoding, and none of the headers the lane reads
+ * given twice (node:http would merge or drop the copies; fastify is left to do that).
+ */
+function laneHead(raw: readonly string[], bodyLimit: number): LaneHead | null {
+  let type: string | undefined;
+  let length: string | undefined;
+  let version: string | undefined;
+  let requestId: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    // The length rules out nearly every other name before a lower-casing.
+    const n = name.length;
+    if (n !== 12 && n !== 14 && n !== 15 && n !== 17) continue;
+    const lower = name.toLowerCase();
+    const value = raw[i + 1];
+    if (lower === 'content-type') {
+      if (type !== undefined) return null;
+      type = value;
+    } else if (lower === 'content-length') {
+      if (length !== undefined) return null;
+      length = value;
+    } else if (lower === MODEL_VERSION_HEADER) {
+      if (version !== undefined) return null;
+      version = value;
+    } else if (lower === REQUEST_ID_HEADER) {
+      if (requestId !== undefined) return null;
+      requestId = value;
+    } else if (lower === 'transfer-encoding') {
+      return null;
+    }
+  }
+  if (type !== JSON_TYPE || length === undefined) return null;
+  const bytes = Number(length);
+  if (!(bytes > 0 && bytes <= bodyLimit)) return null;
+  return { version, requestId };
+}
 
 export class PredictLane {
   /** The single answers checked against the route's serializer: the route builds them, both use them. */
   readonly answers = new SingleAnswers();
   readonly #o: LaneOptions;
   readonly #requests: RouteRequests;
-  /** Bodies (or read errors) of requests handed to fastify, for the route's preParsing hook to replay. */
-  readonly #handedOver = new WeakMap<IncomingMessage, Buffer | Error>();
   readonly #report: ReadReport = { problems: undefined, warnings: undefined };
 
   constructor(options: LaneOptions) {
@@ -45,73 +91,47 @@ export class PredictLane {
     this.#requests = options.metrics.route(PREDICT_PATH);
   }
 
-  /** The server's request listener: the lane where it applies, else `fastify`. */
-  listener(fastify: Handler): Handler {
-    return (req, res) => {
-      if (!this.#take(req, res, fastify)) fastify(req, res);
+  /** The front's request handler: the lane where it applies, else `fastify` on node:http's objects. */
+  handler(fastify: NodeHandler): RequestHandler {
+    return (req) => {
+      if (!this.#take(req, fastify)) runNodeHandler(req, fastify);
     };
-  }
-
-  /**
-   * For the route's preParsing hook: the body of a request the lane read and handed over, as a stream
-   * that gives the same bytes (or fails with the same error); undefined for any other request.
-   */
-  replay(req: IncomingMessage): Readable | undefined {
-    const body = this.#handedOver.get(req);
-    if (body === undefined) return undefined;
-    this.#handedOver.delete(req);
-    if (body instanceof Error) {
-      return new Readable({
-        read() {
-          this.destroy(body);
-        },
-      });
-    }
-    return Readable.from([body], { objectMode: false });
   }
 
   /** Starts reading the request when the lane may answer it, judging by the head alone. */
-  #take(req: IncomingMessage, res: ServerResponse, fastify: Handler): boolean {
-    if (req.method !== 'POST' || req.url !== PREDICT_PATH) return false;
-    const headers = req.headers;
-    if (headers['content-type'] !== JSON_TYPE || headers['transfer-encoding'] !== undefined) return false;
-    const length = Number(headers['content-length']);
-    if (!(length > 0 && length <= this.#o.bodyLimit) || this.#o.shuttingDown()) return false;
+  #take(req: WireRequest, fastify: NodeHandler): boolean {
+    if (req.method !== 'POST' || req.url !== PREDICT_PATH || this.#o.shuttingDown()) return false;
+    const head = laneHead(req.rawHeaders, this.#o.bodyLimit);
+    if (head === null) return false;
     const started = performance.now();
     const chunks: Buffer[] = [];
-    const onData = (chunk: Buffer) => chunks.push(chunk);
-    const onEnd = () => {
-      req.removeListener('error', onError);
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      let answered: boolean;
-      try {
-        answered = this.#answer(req, res, body, started);
-      } catch (err) {
-        // Nothing here throws on any input; should it anyway, the route answers (its error handler
-        // makes a 500 of it) unless this answer had begun.
-        if (res.headersSent) {
-          res.destroy(err as Error);
-          return;
+    req.listener = {
+      onBody: (chunk) => chunks.push(chunk),
+      onBodyEnd: () => {
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        let answered: boolean;
+        try {
+          answered = this.#answer(req, head, body, started);
+        } catch {
+          // Nothing here throws on any input; should it anyway, the route answers (its error handler
+          // makes a 500 of it) unless this answer had begun.
+          if (req.headSent) {
+            req.abort();
+            return;
+          }
+          answered = false;
         }
-        answered = false;
-      }
-      if (!answered) this.#handOver(req, res, body, fastify);
+        if (!answered) runNodeHandler(req, fastify, body);
+      },
+      // Nothing was started for a client that leaves before its body is whole.
+      onClientGone: () => undefined,
+      onDrain: () => undefined,
     };
-    const onError = (err: Error) => {
-      req.removeListener('data', onData).removeListener('end', onEnd);
-      this.#handOver(req, res, err, fastify);
-    };
-    req.on('data', onData).once('end', onEnd).once('error', onError);
     return true;
   }
 
-  #handOver(req: IncomingMessage, res: ServerResponse, body: Buffer | Error, fastify: Handler): void {
-    this.#handedOver.set(req, body);
-    fastify(req, res);
-  }
-
   /** Answers 200 and returns true, or returns false having written nothing. */
-  #answer(req: IncomingMessage, res: ServerResponse, body: Buffer, started: number): boolean {
+  #answer(req: WireRequest, head: LaneHead, body: Buffer, started: number): boolean {
     const o = this.#o;
     if (o.shuttingDown()) return false;
     let instance: unknown;
@@ -123,9 +143,8 @@ export class PredictLane {
     // The route's body schema: an object; `instances` makes it a batch.
     if (typeof instance !== 'object' || instance === null || Array.isArray(instance)) return false;
     if (Object.hasOwn(instance, 'instances')) return false;
-    const requested = req.headers[MODEL_VERSION_HEADER];
-    const model =
-      requested === undefined || requested === '' ? o.holder.production : o.holder.get(String(requested));
+    const requested = head.version;
+    const model = requested === undefined || requested === '' ? o.holder.production : o.holder.get(requested);
     if (model === undefined) return false;
     const host = o.host();
     const answer = this.answers.known(model, host);
@@ -138,27 +157,25 @@ export class PredictLane {
     const y = model.predictor.predictRow(model.row);
     if (!Number.isFinite(y)) return false;
 
-    const id = req.headers[REQUEST_ID_HEADER];
-    const requestId = typeof id === 'string' && isUsableRequestId(id) ? id : undefined;
+    const id = head.requestId;
+    const requestId = id !== undefined && isUsableRequestId(id) ? id : undefined;
     const prediction = String(y);
-    const text = answer.write(requestId, prediction);
+    const text = Buffer.from(answer.write(requestId, prediction));
     o.metrics.countPredictions(model.version, 1);
     o.metrics.countLaneAnswer();
     this.#requests.observe('POST', 200, model.version, (performance.now() - started) / 1000);
-    // The headers, in the order, the route writes them.
-    res.writeHead(200, [
-      MODEL_VERSION_HEADER,
-      model.version,
-      PREDICTION_HEADER,
-      prediction,
-      FEATURES_HEADER,
-      model.row.join(','),
-      'content-type',
-      JSON_CONTENT_TYPE,
-      'content-length',
-      String(answer.bytes(requestId, prediction)),
-    ]);
-    res.end(text);
+    // The headers the route writes, in its order, then node:http's own (src/wire/local.ts answers the
+    // route through it): Date, and Connection (added by the front).
+    req.writeHead(
+      200,
+      'OK',
+      `${MODEL_VERSION_HEADER}: ${model.version}${CRLF}${PREDICTION_HEADER}: ${prediction}${CRLF}` +
+        `${FEATURES_HEADER}: ${model.row.join(',')}${CRLF}content-type: ${JSON_CONTENT_TYPE}${CRLF}` +
+        `content-length: ${text.length}${CRLF}Date: ${httpDate()}${CRLF}`,
+      true,
+      true,
+    );
+    req.end(text);
     return true;
   }
 }

@@ -44,8 +44,6 @@ export function registerPredictRoutes(app: FastifyInstance, ctx: RouteContext, l
   }>(
     PREDICT_PATH,
     {
-      // A request the fast lane read and handed over comes with its body as received.
-      preParsing: (request, _reply, payload, done) => done(null, lane.replay(request.raw) ?? payload),
       schema: {
         summary: 'Predict for one instance or a batch (the lab’s API)',
         tags: ['predict'],

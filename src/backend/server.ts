@@ -17,10 +17,18 @@ import { registerPredictRoutes } from './predict.js';
 import { PredictLane } from './predict-lane.js';
 import { errorResponses, liveReply, readyReply } from './schemas.js';
 import { registerV2Routes } from './v2.js';
+import type { RequestHandler } from '../wire/request.js';
 
 export type { ServerOptions };
 
-export function buildServer(options: ServerOptions): FastifyInstance {
+export interface BackendServer {
+  /** Every route; `ready()` before `handler` runs. */
+  readonly app: FastifyInstance;
+  /** The HTTP front's request handler (src/wire/): the /predict fast lane, else fastify. */
+  readonly handler: RequestHandler;
+}
+
+export function buildServer(options: ServerOptions): BackendServer {
   const lane = new PredictLane(options);
   const app = Fastify({
     // Request logging stays off: a child logger per request costs more than the prediction. Errors and
@@ -33,11 +41,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Schemas validate, they do not convert: "30" is not a number where a number belongs.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
-
-  // The /predict fast lane (predict-lane.ts) goes in front of fastify's routing, the server's one
-  // request listener; fastify keeps the server as it set it up (timeouts, extra localhost bindings).
-  app.server.removeAllListeners('request');
-  app.server.on('request', lane.listener(app.routing.bind(app)));
 
   // Only JSON: text/plain would otherwise reach the routes as a string.
   app.removeContentTypeParser('text/plain');
@@ -150,7 +153,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   registerPredictRoutes(app, ctx, lane);
   registerV2Routes(app, ctx);
   registerOpsRoutes(app, ctx, openapi);
-  return app;
+  // The /predict fast lane (predict-lane.ts) goes in front of fastify's routing. Fastify's own server
+  // never listens: the front (src/wire/) does, and runs fastify on node:http's objects.
+  return { app, handler: lane.handler((req, res) => app.routing(req, res)) };
 }
 
 // ---------------------------------------------------------------- health, metrics, OpenAPI

@@ -1,10 +1,11 @@
-// The routes the gateway answers itself (health, metrics, status, dashboard, experiments, feedback,
-// admin) keep node:http's IncomingMessage and ServerResponse: they are off the data path, and their
-// handlers, the body reader and the dashboard are written against them. The request's head and body
+// Handlers off the data path keep node:http's IncomingMessage and ServerResponse: the routes the
+// gateway answers itself (health, metrics, status, dashboard, experiments, feedback, admin), written
+// against them, and the backend's fastify (every route but the /predict fast lane). The request's head and body
 // come from the front's parser; the response is given the client socket once every earlier answer
 // on the connection has gone out, and writes to it as it would under node:http's own server.
 import { IncomingMessage, ServerResponse } from 'node:http';
-import type { WireRequest } from './request.js';
+import { setReading } from './llhttp.js';
+import type { RequestListener, WireRequest } from './request.js';
 
 /** What node:http's parser callback calls to set a message's headers (not in the public typings). */
 interface IncomingInternals {
@@ -26,8 +27,11 @@ if (
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Runs `handle` on node:http objects for `wire`, in its turn on the connection. */
-export function runNodeHandler(wire: WireRequest, handle: NodeHandler): void {
+/**
+ * Runs `handle` on node:http objects for `wire`, in its turn on the connection. `body`: the whole body,
+ * already read from the front by someone who then passed the request on (the backend's /predict lane).
+ */
+export function runNodeHandler(wire: WireRequest, handle: NodeHandler, body?: Buffer): void {
   const socket = wire.socket;
   const req = new IncomingMessage(socket);
   req.method = wire.method;
@@ -36,9 +40,14 @@ export function runNodeHandler(wire: WireRequest, handle: NodeHandler): void {
   req.httpVersionMinor = wire.httpMinor;
   req.httpVersion = `1.${wire.httpMinor}`;
   (req as unknown as IncomingInternals)._addHeaderLines(wire.rawHeaders, wire.rawHeaders.length);
-  wire.listener = {
+  /** The answer went out before the body was read: the rest is dropped as it arrives. */
+  let discard = false;
+  const listener: RequestListener = {
     onBody: (chunk) => {
-      req.push(chunk);
+      if (discard) return;
+      // A handler that reads slower than the client sends pauses the connection (as node:http does);
+      // reading resumes when it asks for more.
+      if (!req.push(chunk)) setReading(socket, false);
     },
     onBodyEnd: () => {
       req.complete = true;
@@ -49,14 +58,40 @@ export function runNodeHandler(wire: WireRequest, handle: NodeHandler): void {
     },
     onDrain: () => undefined,
   };
+  wire.listener = listener;
+  const read = req._read;
+  req._read = function (size: number) {
+    setReading(socket, true);
+    read.call(this, size);
+  };
+  if (body !== undefined) {
+    req.push(body);
+    listener.onBodyEnd();
+  }
   const start = () => {
     const res = new ServerResponse(req);
     res.shouldKeepAlive =
       wire.keepAlive && !wire.closeAfter && !wire.conn.closing && !wire.conn.front.closing;
     res.assignSocket(socket);
+    // An answer that starts before the body is read to its end says it closes the connection: the
+    // rest of the body is not read (see 'finish').
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      if (!req.complete) this.shouldKeepAlive = false;
+      return writeHead.apply(this, args);
+    } as ServerResponse['writeHead'];
     res.on('finish', () => {
       res.detachSocket(socket);
-      wire.finishedOutside(!res.shouldKeepAlive || (res as unknown as ResponseInternals)._last === true);
+      // A body left unread (an answer given before it was needed, e.g. 415 or 413) is not read into
+      // memory, and the connection closes after this answer rather than parse what follows.
+      const unread = !req.complete;
+      if (unread) {
+        discard = true;
+        setReading(socket, true);
+      }
+      wire.finishedOutside(
+        unread || !res.shouldKeepAlive || (res as unknown as ResponseInternals)._last === true,
+      );
       process.nextTick(() => res.emit('close'));
     });
     if (wire.gone) {

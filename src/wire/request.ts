@@ -104,8 +104,16 @@ export class WireRequest {
    * Gives the answer's head; it goes out with the first body bytes (one write for a small answer).
    * `lines` are header lines without hop-by-hop headers; `hasLength` says whether they carry a
    * Content-Length (else the body is sent chunked, or close-delimited to an HTTP/1.0 client).
+   * `announceKeepAlive` says `Connection: keep-alive` to an HTTP/1.1 client too (node:http's habit,
+   * for answers that must match its own byte for byte).
    */
-  writeHead(status: number, statusText: string | null, lines: string, hasLength: boolean): void {
+  writeHead(
+    status: number,
+    statusText: string | null,
+    lines: string,
+    hasLength: boolean,
+    announceKeepAlive = false,
+  ): void {
     if (this.headSent || this.gone) return;
     this.headSent = true;
     let keep = this.keepAlive && !this.closeAfter && !this.conn.closing && !this.conn.front.closing;
@@ -120,8 +128,8 @@ export class WireRequest {
     }
     this.#noBody = noBody;
     this.#last = !keep;
-    if (!keep) lines += `connection: close${CRLF}`;
-    else if (this.httpMinor === 0) lines += `connection: keep-alive${CRLF}`;
+    if (!keep) lines += `Connection: close${CRLF}`;
+    else if (this.httpMinor === 0 || announceKeepAlive) lines += `Connection: keep-alive${CRLF}`;
     this.#head = `HTTP/1.1 ${status} ${statusText ?? STATUS_CODES[status] ?? 'Unknown'}${CRLF}${lines}${CRLF}`;
   }
 

@@ -147,6 +147,42 @@ describe('the /predict fast lane', () => {
     expect(await laneAnswers()).toBe(before);
   });
 
+  it('does not read a body the route answered without reading: the connection closes after the answer', async () => {
+    // A declared terabyte the route refuses by its content type (415) before reading any of it. The
+    // body must not be read on into memory: the server closes once its answer is out.
+    const limit = 64 * 2 ** 20;
+    const result = await new Promise<{ answer: string; sent: number }>((resolve) => {
+      const socket = net.connect(backend.port, '127.0.0.1');
+      const chunk = Buffer.alloc(2 ** 20, 'a');
+      let answer = '';
+      let sent = 0;
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve({ answer, sent }));
+      const pump = (): void => {
+        while (!socket.destroyed && sent < limit) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+        if (sent >= limit) socket.destroy();
+      };
+      socket.once('connect', () => {
+        socket.write(
+          `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${2 ** 40}\r\n\r\n`,
+        );
+        pump();
+      });
+    });
+    expect(result.answer).toMatch(/^HTTP\/1\.1 415 /);
+    expect(result.answer).toMatch(/\r\nConnection: close\r\n/);
+    expect(result.sent).toBeLessThan(limit);
+    const r = await call(`${backend.url}/predict`, { body: LAB_PREDICT_TEXT });
+    expect(r.status).toBe(200);
+  });
+
   it('survives a client that leaves mid-body, and keeps answering', async () => {
     const whole = post(LAB_PREDICT_TEXT, { 'Content-Type': 'application/json' });
     await new Promise<void>((resolve, reject) => {
