@@ -25,6 +25,16 @@ if (
   );
 }
 
+/** Whether a request head announces a body (a non-zero Content-Length, or a Transfer-Encoding). */
+function declaresBody(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name === 'transfer-encoding') return true;
+    if (name === 'content-length' && Number(raw[i + 1]) !== 0) return true;
+  }
+  return false;
+}
+
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
@@ -50,6 +60,7 @@ export function runNodeHandler(wire: WireRequest, handle: NodeHandler, body?: Bu
       if (!req.push(chunk)) setReading(socket, false);
     },
     onBodyEnd: () => {
+      if (req.complete) return;
       req.complete = true;
       req.push(null);
     },
@@ -59,6 +70,9 @@ export function runNodeHandler(wire: WireRequest, handle: NodeHandler, body?: Bu
     onDrain: () => undefined,
   };
   wire.listener = listener;
+  // A request without a body is complete from its head on (the parser says so only after the head's
+  // handler ran, and an answer that starts on an incomplete request closes the connection).
+  if (body === undefined && !declaresBody(wire.rawHeaders)) listener.onBodyEnd();
   const read = req._read;
   req._read = function (size: number) {
     setReading(socket, true);

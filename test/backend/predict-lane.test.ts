@@ -147,6 +147,24 @@ describe('the /predict fast lane', () => {
     expect(await laneAnswers()).toBe(before);
   });
 
+  it('keeps the connection open after answers to requests without a body', async () => {
+    const socket = net.connect(backend.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const answers = (n: number) =>
+      waitFor(() => (text.match(/\r\n\r\n\{"live":true\}/g) ?? []).length === n, {
+        timeoutMs: 5000,
+        what: `${n} answers on one connection`,
+      });
+    socket.write('GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answers(1);
+    socket.write('GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answers(2);
+    socket.destroy();
+    expect(text).not.toMatch(/Connection: close/);
+    expect(text.match(/\r\nConnection: keep-alive\r\n/g)).toHaveLength(2);
+  });
+
   it('does not read a body the route answered without reading: the connection closes after the answer', async () => {
     // A declared terabyte the route refuses by its content type (415) before reading any of it. The
     // body must not be read on into memory: the server closes once its answer is out.
