@@ -15,6 +15,8 @@
 //     --reference name=script.mjs  also measure `node script.mjs` as a balancer (repeatable); it gets
 //                                  FLYWHEEL_BENCH_PORT and FLYWHEEL_BENCH_BACKENDS in its environment
 //     --fault                      the fault runs: SIGSTOP one backend for 5 s under load, then kill -9
+//     --stack                      also measure a whole `flywheel up` (its own two backends and gateway,
+//                                  trainer schedule out of the way); its CPU is that of all its processes
 //   needs haproxy, nginx and wrk: apt-get install -y haproxy nginx wrk
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     // name=script.mjs: another balancer to measure beside them (a floor, a prototype); it gets
     // FLYWHEEL_BENCH_PORT and FLYWHEEL_BENCH_BACKENDS (comma-separated URLs) in its environment.
     reference: { type: 'string', multiple: true, default: [] },
+    stack: { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -243,10 +246,23 @@ async function load(url, connections, seconds) {
   };
 }
 
+/** CPU ticks of a target: its process, or the sum over its processes (`pid()` may give a list). */
+function targetTicks(target) {
+  const pid = target.pid();
+  if (pid === null) return null;
+  let sum = 0;
+  for (const p of Array.isArray(pid) ? pid : [pid]) {
+    const t = cpuTicks(p);
+    if (t === null) return null;
+    sum += t;
+  }
+  return sum;
+}
+
 async function measured(target, connections, seconds) {
-  const before = target.pid() === null ? null : cpuTicks(target.pid());
+  const before = targetTicks(target);
   const r = await load(target.url, connections, seconds);
-  const after = target.pid() === null ? null : cpuTicks(target.pid());
+  const after = targetTicks(target);
   const cpuUsPerReq =
     before === null || after === null || r.requests === 0
       ? null
@@ -361,6 +377,31 @@ async function main() {
       await waitReady(`${url}/v2/health/ready`);
       references.push({ name: spec.slice(0, eq), url: `${url}/predict`, pid: () => proc.pid });
     }
+    let stackUrl = null;
+    let stackProc = null;
+    if (values.stack) {
+      const port = await freePort();
+      // Replica i listens on --backend-port + i: two ports from a range freePort() does not hand out.
+      const backendPort = 20000 + Math.floor(Math.random() * 20000);
+      stackProc = launch(process.execPath, [
+        cli,
+        'up',
+        '--registry',
+        path.join(dir, 'up-registry'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--backend-port',
+        String(backendPort),
+        // No training run starts during the measurements (the first one runs at start).
+        '--schedule',
+        '0 0 1 1 *',
+      ]);
+      stackProc.graceful = true;
+      stackUrl = `http://127.0.0.1:${port}`;
+      await waitReady(`${stackUrl}/v2/health/ready`, 120_000);
+    }
     const nginxWorker = () => (nginxProc ? (childPids(nginxProc.pid)[0] ?? null) : null);
 
     const targets = [
@@ -370,6 +411,16 @@ async function main() {
         : []),
       ...(nginxUrl ? [{ name: 'nginx (1 worker)', url: `${nginxUrl}/predict`, pid: nginxWorker }] : []),
       ...references,
+      ...(stackUrl
+        ? [
+            {
+              name: 'flywheel up (stack)',
+              url: `${stackUrl}/predict`,
+              // The supervisor and its children: the gateway and both backends.
+              pid: () => [stackProc.pid, ...childPids(stackProc.pid)],
+            },
+          ]
+        : []),
       ...(values.direct
         ? [
             {
@@ -433,7 +484,7 @@ async function main() {
     }
 
     console.log('\n## Medians over the rounds\n');
-    console.log('| connections | target | req/s | p50 ms | p99 ms | CPU µs/req of that process |');
+    console.log('| connections | target | req/s | p50 ms | p99 ms | CPU µs/req of its process(es) |');
     console.log('| --- | --- | ---: | ---: | ---: | ---: |');
     const med = (key, f) => median(results.get(key).map(f));
     for (const c of connectionCounts) {
@@ -466,6 +517,21 @@ async function main() {
     };
     if (haproxyUrl) against('haproxy (1 thread)', 'HAProxy');
     if (nginxUrl) against('nginx (1 worker)', 'nginx');
+    if (stackUrl) {
+      console.log('\nThrough `flywheel up` (target at 64 connections: ≥ 16,000 req/s on a 2-core machine):');
+      for (const c of connectionCounts) {
+        const key = `flywheel up (stack)@${c}`;
+        console.log(
+          `  c=${c}: ${fmt(med(key, (r) => r.rps))} req/s, p99 ${fmt(
+            med(key, (r) => r.p99),
+            2,
+          )} ms, ${fmt(
+            med(key, (r) => r.cpuUsPerReq ?? NaN),
+            1,
+          )} µs of CPU per request over the gateway and both backends`,
+        );
+      }
+    }
 
     console.log(
       `\nloadavg at the end of the load runs: ${os
@@ -475,7 +541,10 @@ async function main() {
     );
 
     if (values.fault) {
-      const faultTargets = targets.filter((t) => t.name !== 'direct (one backend)');
+      // The victim is one of the shared backends: the direct target and the stack (its own) are left out.
+      const faultTargets = targets.filter(
+        (t) => t.name !== 'direct (one backend)' && t.name !== 'flywheel up (stack)',
+      );
       const victim = backends[1];
       console.log('\n## Fault runs (16 connections, 20 s of load)\n');
       for (const fault of ['SIGSTOP for 5 s, 5 s in', 'kill -9, 5 s in']) {
