@@ -4,18 +4,17 @@
 // The gateway learns the replica set from `<registry>/local/replicas.json`, which only the
 // supervisor writes; `flywheel status` reads `<registry>/local/state.json`, written on every change.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { UpConfig } from '../config.js';
 import { FlywheelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Registry } from '../registry/index.js';
-import { splitArgs } from './args.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { driftRetrainer, type DriftRetrainer } from './drift-retrain.js';
 import { ManagedChild, type Launch } from './child.js';
+import { Launches } from './launches.js';
 import type { UpLock } from './lock.js';
 import { createLogSink, type LogSink } from './logs.js';
-import { replicasPath, statePath, urlOf } from './paths.js';
+import { statePath, urlOf } from './paths.js';
 import { preflight } from './preflight.js';
 import { livenessPolicy } from './liveness.js';
 import { LIVE_PATH, READY_PATH, ReplicaSet, Rollout } from './rollout.js';
@@ -39,19 +38,16 @@ export interface SupervisorOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-const DEFAULT_CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 export class Supervisor {
   readonly config: UpConfig;
   readonly registry: string;
   readonly #log: Logger;
-  readonly #cliPath: string;
   readonly #backoff: BackoffPolicy;
   readonly #readyTimeoutMs: number;
   readonly #stopGraceMs: number;
   readonly #noticeTimeoutMs: number;
   readonly #logs: LogSink;
-  readonly #env: NodeJS.ProcessEnv;
-  readonly #trainArgs: string[];
+  readonly #launches: Launches;
   readonly #schedule: TrainingSchedule;
   readonly #writer: StateWriter;
   readonly #driftRetrain: DriftRetrainer | null;
@@ -77,13 +73,11 @@ export class Supervisor {
     this.config = config;
     this.registry = path.resolve(config.registry);
     this.#log = log;
-    this.#cliPath = options.cliPath ?? DEFAULT_CLI;
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
     this.#stopGraceMs = options.stopGraceMs ?? 15_000;
     this.#noticeTimeoutMs = options.noticeTimeoutMs ?? 10_000;
     this.#logs = options.logs ?? createLogSink(process.stderr, process.stderr.isTTY === true);
-    this.#env = options.env ?? process.env;
     this.#gatewayPort = config.port;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     // Configuration problems are found here, before anything touches the disk or the network.
@@ -100,13 +94,12 @@ export class Supervisor {
         `invalid configuration:\n  --port: the gateway port ${config.port} is one of the backend ports ${config.backendPort}-${last}`,
       );
     }
-    this.#trainArgs = splitArgs(config.trainArgs);
+    this.#launches = new Launches(config, this.registry, options.cliPath, options.env);
     this.#schedule = new TrainingSchedule({
       cron: config.schedule,
       log: log.child({ component: 'schedule' }),
       onChange: () => this.#changed(),
-      run: (signal) =>
-        runTrainer({ launch: this.#launch('train', this.#trainerArgs()), logs: this.#logs, signal }),
+      run: (signal) => runTrainer({ launch: this.#launches.train(), logs: this.#logs, signal }),
     });
     this.#driftRetrain = driftRetrainer(config, this.registry, this.#schedule, log, () =>
       this.#gateway === null ? null : this.url,
@@ -237,10 +230,7 @@ export class Supervisor {
       registry: this.registry,
       log: this.#log,
       stopGraceMs: this.#stopGraceMs,
-      trainArgsCheck:
-        this.#trainArgs.length === 0
-          ? null
-          : this.#launch('train', ['--print-config', ...this.#trainerArgs()]),
+      trainArgsCheck: this.#launches.trainArgs.length === 0 ? null : this.#launches.train(['--print-config']),
       onLocked: (lock) => {
         this.#lock = lock;
         this.#ownsState = true;
@@ -287,29 +277,12 @@ export class Supervisor {
   }
 
   async #startGateway(): Promise<void> {
-    const args = [
-      '--registry',
-      this.registry,
-      '--host',
-      this.config.host,
-      '--port',
-      String(this.#gatewayPort),
-      '--backends',
-      `file:${replicasPath(this.registry)}`,
-      '--log-level',
-      this.config.logLevel,
-    ];
-    const env =
-      this.config.adminToken !== undefined
-        ? { ...this.#env, FLYWHEEL_ADMIN_TOKEN: this.config.adminToken }
-        : this.#env;
     const gateway = this.#makeChild({
       name: 'gateway',
       role: 'gateway',
       replica: null,
       port: this.#gatewayPort,
-      // A token in argv would show in `ps`; the gateway reads FLYWHEEL_ADMIN_TOKEN.
-      launch: { ...this.#launch('gateway', args), env },
+      launch: this.#launches.gateway(this.#gatewayPort),
     });
     this.#gateway = gateway;
     gateway.start();
@@ -330,31 +303,13 @@ export class Supervisor {
 
   // ---- children --------------------------------------------------------------------------------
 
-  #launch(role: 'train' | 'serve' | 'gateway', args: readonly string[]): Launch {
-    return { file: process.execPath, args: [this.#cliPath, role, ...args], env: this.#env };
-  }
-
-  #trainerArgs(): string[] {
-    return ['--registry', this.registry, '--json', '--log-level', this.config.logLevel, ...this.#trainArgs];
-  }
-
   #makeBackend(replica: number, port: number): ManagedChild {
-    const args = [
-      '--registry',
-      this.registry,
-      '--host',
-      this.config.host,
-      '--port',
-      String(port),
-      '--log-level',
-      this.config.logLevel,
-    ];
     return this.#makeChild({
       name: `backend-${replica}`,
       role: 'backend',
       replica,
       port,
-      launch: this.#launch('serve', args),
+      launch: this.#launches.serve(port),
     });
   }
 
