@@ -1,7 +1,7 @@
-// The gateway's HTTP/1.1 server: a net.Server whose connections are parsed by Node's own llhttp in
-// consume mode (llhttp.ts). It replaces node:http's server on the data path, where node:http's
-// IncomingMessage/ServerResponse streams cost more than the rest of the gateway together (the issue-13
-// note has the profile). What node:http did for us and is done here instead:
+// The HTTP/1.1 server of the gateway and the backend: a net.Server whose connections are parsed by
+// Node's own llhttp in consume mode (llhttp.ts). It replaces node:http's server on the data path, where
+// node:http's IncomingMessage/ServerResponse streams cost more than the rest of the gateway together
+// (the issue-13 note has the profile). What node:http did for us and is done here instead:
 //   - keep-alive and `Connection: close`, HTTP/1.0 clients, HEAD/204/304 answers without a body, a
 //     chunked answer when the length is unknown, `Expect: 100-continue`;
 //   - pipelined requests: answers leave in request order (a later answer waits, buffered, for the
@@ -10,9 +10,9 @@
 //   - idle keep-alive connections, and heads or bodies that never finish, are closed by one sweep a
 //     second (a per-socket timer re-armed per request measured at several percent of the CPU);
 //   - a client that half-closes still gets its answers; graceful close answers what is in flight with
-//     `Connection: close` and ends idle connections at once.
-// Each request and the writer of its answer: request.ts. Routes the gateway answers itself still get
-// node:http's IncomingMessage/ServerResponse (local.ts).
+//     `Connection: close` and ends idle connections after a short linger.
+// Each request and the writer of its answer: request.ts. Handlers off the data path (the gateway's own
+// routes, the backend's fastify routes) still get node:http's IncomingMessage/ServerResponse (local.ts).
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import {

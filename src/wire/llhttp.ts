@@ -1,7 +1,8 @@
 // Node's own llhttp binding: the HTTP/1.1 parser node:http itself runs on (`_http_common`'s
-// HTTPParser). The gateway's data path parses with it directly instead of going through node:http's
-// IncomingMessage/ServerResponse streams and undici's client, which measured at about 2.5× HAProxy's
-// CPU per proxied request on this machine kind (bench/gateway.mjs; the issue-13 note has the figures):
+// HTTPParser). The data paths of the gateway and the backend parse with it directly instead of going
+// through node:http's IncomingMessage/ServerResponse streams and undici's client, which measured at
+// about 2.5× HAProxy's CPU per proxied request on this machine kind (bench/gateway.mjs; the issue-13
+// note has the figures):
 //
 //   - in "consume" mode the parser reads the socket in C++ and calls into JavaScript once per event
 //     (head complete, body chunk, message complete), never once per read;
@@ -13,7 +14,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 
-/** The subset of the binding's parser the gateway uses. */
+/** The subset of the binding's parser the front and the upstream pool use. */
 export interface NativeParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
   execute(data: Buffer): number | Error;

@@ -1,4 +1,4 @@
-// One request on a client connection of the gateway's front (front.ts), and the writer of its answer:
+// One request on a client connection of the front (front.ts), and the writer of its answer:
 // the head is held until the first body bytes so that a small answer is one write, the body is framed
 // as the client's HTTP version needs (Content-Length, chunked, or close-delimited), and an answer that
 // is ready before the earlier ones on its connection waits in memory.
