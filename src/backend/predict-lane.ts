@@ -160,7 +160,9 @@ export class PredictLane {
     const id = head.requestId;
     const requestId = id !== undefined && isUsableRequestId(id) ? id : undefined;
     const prediction = String(y);
-    const text = Buffer.from(answer.write(requestId, prediction));
+    const written = answer.write(requestId, prediction);
+    // An all-ASCII answer goes out as the string it is (one byte per character), else as UTF-8 bytes.
+    const text = answer.ascii ? written : Buffer.from(written);
     o.metrics.countPredictions(model.version, 1);
     o.metrics.countLaneAnswer();
     this.#requests.observe('POST', 200, model.version, (performance.now() - started) / 1000);

@@ -139,8 +139,11 @@ export class WireRequest {
     return this.#emit(this.#frame(chunk, false));
   }
 
-  /** The last body bytes (or none); the answer is complete. */
-  end(chunk: Buffer | null = null): void {
+  /**
+   * The last body bytes (or none); the answer is complete. A string is taken as latin1: one byte per
+   * character, as `Buffer.toString('latin1')` gives (a UTF-8 answer that is all ASCII qualifies).
+   */
+  end(chunk: Buffer | string | null = null): void {
     if (this.finished || this.gone) return;
     this.finished = true;
     this.#emit(this.#frame(chunk, true));
@@ -176,7 +179,7 @@ export class WireRequest {
    * chunk marker. A small write goes as one latin1 string: the socket writes a string from stack
    * storage, where a Buffer would be allocated and copied into first.
    */
-  #frame(chunk: Buffer | null, last: boolean): string | Buffer | null {
+  #frame(chunk: Buffer | string | null, last: boolean): string | Buffer | null {
     const head = this.#head;
     this.#head = null;
     const body = this.#noBody || chunk === null || chunk.length === 0 ? null : chunk;
@@ -187,11 +190,11 @@ export class WireRequest {
       const parts: Buffer[] = [];
       if (head !== null) parts.push(Buffer.from(head, 'latin1'));
       if (this.#chunked) parts.push(Buffer.from(`${body.length.toString(16)}${CRLF}`, 'latin1'));
-      parts.push(body);
+      parts.push(typeof body === 'string' ? Buffer.from(body, 'latin1') : body);
       if (this.#chunked) parts.push(Buffer.from(CRLF + tail, 'latin1'));
       return Buffer.concat(parts);
     }
-    const text = body.toString('latin1');
+    const text = typeof body === 'string' ? body : body.toString('latin1');
     const framed = this.#chunked ? `${body.length.toString(16)}${CRLF}${text}${CRLF}${tail}` : text;
     return head === null ? framed : head + framed;
   }
