@@ -44,27 +44,13 @@ export class Launches {
 
   /** Backend replica on `port`. */
   serve(port: number): Launch {
-    return this.#launch('serve', [
-      '--registry',
-      this.#registry,
-      '--host',
-      this.#config.host,
-      '--port',
-      String(port),
-      '--log-level',
-      this.#config.logLevel,
-    ]);
+    return this.#launch('serve', [...this.#server(port), '--log-level', this.#config.logLevel]);
   }
 
   /** The gateway on `port`, following the replica set the supervisor writes. */
   gateway(port: number): Launch {
     const launch = this.#launch('gateway', [
-      '--registry',
-      this.#registry,
-      '--host',
-      this.#config.host,
-      '--port',
-      String(port),
+      ...this.#server(port),
       '--backends',
       `file:${replicasPath(this.#registry)}`,
       '--log-level',
@@ -73,6 +59,11 @@ export class Launches {
     // A token in argv would show in `ps`; the gateway reads FLYWHEEL_ADMIN_TOKEN.
     const token = this.#config.adminToken;
     return token === undefined ? launch : { ...launch, env: { ...this.#env, FLYWHEEL_ADMIN_TOKEN: token } };
+  }
+
+  /** What a server child reads and where it listens. */
+  #server(port: number): string[] {
+    return ['--registry', this.#registry, '--host', this.#config.host, '--port', String(port)];
   }
 
   #launch(role: 'train' | 'serve' | 'gateway', args: readonly string[]): Launch {
