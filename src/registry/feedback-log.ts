@@ -238,10 +238,14 @@ export class FeedbackLog {
     if (this.#pending.length > MAX_QUEUED) this.#dropOldest();
     if (this.#failing !== null || this.#writing) return;
     if (this.#pending.length >= FLUSH_BYTES) this.#flushPending();
-    else if (this.#flushTimer === null) {
-      this.#flushTimer = setTimeout(() => this.#flushPending(), FLUSH_MS);
-      this.#flushTimer.unref();
-    }
+    else this.#armFlush();
+  }
+
+  /** The queued predictions go out within FLUSH_MS of the first of them. */
+  #armFlush(): void {
+    if (this.#flushTimer !== null) return;
+    this.#flushTimer = setTimeout(() => this.#flushPending(), FLUSH_MS);
+    this.#flushTimer.unref();
   }
 
   #dropOldest(): void {
@@ -315,8 +319,17 @@ export class FeedbackLog {
       this.#unchecked += feedback === undefined ? countLines(data) : 0;
       this.#succeeded();
       feedback?.done();
-      if (this.#pending !== '' || this.#feedbackQueue.length > 0) this.#flushPending();
-      else this.#drained();
+      // Predictions logged during the write wait for their own timer (or a full batch): writing
+      // them at once made a write per threadpool round trip under load, about 240 a second, each a
+      // cross-thread wakeup, where 100 a second at most keeps the same 10 ms bound. flush() waiters
+      // and feedback do not wait.
+      const waited = this.#idleWaiters.length > 0 && this.#pending !== '';
+      if (this.#feedbackQueue.length > 0 || this.#pending.length >= FLUSH_BYTES || waited) {
+        this.#flushPending();
+        return;
+      }
+      if (this.#pending !== '') this.#armFlush();
+      this.#drained();
     });
   }
 
