@@ -17,11 +17,11 @@ import { watchRegistry, type RegistryWatcher } from '../../registry/watch.js';
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { ExperimentRoutes, type AdminResponse } from './routes.js';
 import { FeatureNames } from './feature-names.js';
-import { AnalysisLoop, analyse, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
+import { AnalysisLoop, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
 import type { PeerDescription, Peers } from './peers.js';
 import { SharedFigures } from './shared.js';
 import { pickVersion } from './router.js';
-import { compareVersions, ExperimentStats, snapshotOf, type Column } from './stats.js';
+import { ExperimentStats, type Column } from './stats.js';
 
 /** What the proxy does with one /predict. */
 export interface Route {
@@ -323,57 +323,6 @@ export class Experiments {
   /** The merge of every live gateway's figures (see shared.ts). */
   evidence(): Evidence {
     return this.shared.evidence();
-  }
-
-  /**
-   * JSON of GET /experiments: the split, the versions' figures merged over every live gateway, the
-   * comparison and verdict (the same on every gateway, up to one publish interval), the lease.
-   */
-  report(): Record<string, unknown> {
-    const { production, candidate } = this.#aliases;
-    const thresholds = this.analysis.thresholds;
-    const { stats, gateways } = this.evidence();
-    const c = candidate ? stats.get(candidate) : undefined;
-    const p = production ? stats.get(production) : undefined;
-    const verdict =
-      candidate && production ? analyse(stats, { candidate, production }, thresholds, Date.now()) : null;
-    return {
-      gateway: this.#config.gatewayId,
-      merged: { gateways, count: gateways.length },
-      routing: this.publicRouting(),
-      aliases: { production, candidate },
-      versions: snapshotOf(stats),
-      comparison: c && p ? compareVersions(c, p) : null,
-      verdict: verdict ? { decision: verdict.decision, reasons: verdict.reasons } : null,
-      analysis: {
-        interval_ms: this.analysis.intervalMs,
-        automatic: this.analysis.intervalMs > 0,
-        thresholds,
-        lease: { holder: this.lease?.holder ?? null, leading: this.lease?.isLeading() ?? false },
-        decisions: this.analysis.decisions,
-      },
-      feedback: { file: this.feedback.currentFile, ...this.feedback.counts },
-    };
-  }
-
-  /** The routing state as clients see it: what each version gets now. */
-  publicRouting(): Record<string, unknown> {
-    const r = this.#routing;
-    const { candidate } = this.#aliases;
-    const share = this.#active && r.mode !== 'shadow' ? r.weight : 0;
-    return {
-      mode: r.mode,
-      weight: r.weight,
-      generation: r.generation,
-      updated_at: r.updated_at,
-      candidate,
-      // What clients get now: with no candidate every mode means 100% production.
-      effective: {
-        production: 100 - share,
-        candidate: share,
-        shadow: this.#active && r.mode === 'shadow' ? r.weight : 0,
-      },
-    };
   }
 
   /**

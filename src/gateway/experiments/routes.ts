@@ -10,7 +10,8 @@ import { routingChangeProblems, updateRouting, type RoutingChange } from '../../
 import { promoteCandidate, rollbackCandidate } from './actions.js';
 import { BearerToken } from './bearer.js';
 import type { Experiments } from './experiments.js';
-import { compareVersions } from './stats.js';
+import { analyse } from './analysis.js';
+import { compareVersions, snapshotOf } from './stats.js';
 
 export interface AdminResponse {
   readonly status: number;
@@ -84,7 +85,7 @@ export class ExperimentRoutes {
     try {
       const wrongMethod = methodNotAllowed(method, pathname);
       if (wrongMethod) return wrongMethod;
-      if (pathname === '/experiments') return { status: 200, body: this.#ex.report() };
+      if (pathname === '/experiments') return { status: 200, body: this.#report() };
       if (pathname === '/feedback') {
         const denied = this.#feedbackToken?.check(headers.authorization);
         if (denied) return errorResponse(denied.error, denied.headers);
@@ -134,7 +135,7 @@ export class ExperimentRoutes {
   }
 
   #trafficBody(): Record<string, unknown> {
-    return { ...this.#ex.publicRouting(), production: this.#ex.aliases.production };
+    return { ...this.#publicRouting(), production: this.#ex.aliases.production };
   }
 
   async #postFeedback(body: string): Promise<AdminResponse> {
@@ -213,6 +214,59 @@ export class ExperimentRoutes {
         decision,
         candidate,
         aliases: { production: aliases.production, candidate: aliases.candidate },
+      },
+    };
+  }
+
+  /**
+   * JSON of GET /experiments: the split, the versions' figures merged over every live gateway, the
+   * comparison and verdict (the same on every gateway, up to one publish interval), the lease.
+   */
+  #report(): Record<string, unknown> {
+    const ex = this.#ex;
+    const { production, candidate } = ex.aliases;
+    const thresholds = ex.analysis.thresholds;
+    const { stats, gateways } = ex.evidence();
+    const c = candidate ? stats.get(candidate) : undefined;
+    const p = production ? stats.get(production) : undefined;
+    const verdict =
+      candidate && production ? analyse(stats, { candidate, production }, thresholds, Date.now()) : null;
+    return {
+      gateway: this.#config.gatewayId,
+      merged: { gateways, count: gateways.length },
+      routing: this.#publicRouting(),
+      aliases: { production, candidate },
+      versions: snapshotOf(stats),
+      comparison: c && p ? compareVersions(c, p) : null,
+      verdict: verdict ? { decision: verdict.decision, reasons: verdict.reasons } : null,
+      analysis: {
+        interval_ms: ex.analysis.intervalMs,
+        automatic: ex.analysis.intervalMs > 0,
+        thresholds,
+        lease: { holder: ex.lease?.holder ?? null, leading: ex.lease?.isLeading() ?? false },
+        decisions: ex.analysis.decisions,
+      },
+      feedback: { file: ex.feedback.currentFile, ...ex.feedback.counts },
+    };
+  }
+
+  /** The routing state as clients see it: what each version gets now. */
+  #publicRouting(): Record<string, unknown> {
+    const r = this.#ex.routing;
+    const { candidate } = this.#ex.aliases;
+    const active = this.#ex.active;
+    const share = active && r.mode !== 'shadow' ? r.weight : 0;
+    return {
+      mode: r.mode,
+      weight: r.weight,
+      generation: r.generation,
+      updated_at: r.updated_at,
+      candidate,
+      // What clients get now: with no candidate every mode means 100% production.
+      effective: {
+        production: 100 - share,
+        candidate: share,
+        shadow: active && r.mode === 'shadow' ? r.weight : 0,
       },
     };
   }
