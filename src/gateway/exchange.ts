@@ -5,7 +5,7 @@ import { Attempt, CLIENT_GONE, DEADLINE_PASSED } from './attempt.js';
 import { Timed } from './deadlines.js';
 import type { Forwarder } from './forward.js';
 import type { RequestHead } from './headers.js';
-import type { ForwardPlan, ForwardRoute } from './plan.js';
+import type { ExchangeRecord, ForwardPlan, ForwardRoute } from './plan.js';
 import type { FailureKind, Replica } from './replica.js';
 import { headerLines, httpDate, type RequestListener, type WireRequest } from '../wire/request.js';
 
@@ -22,7 +22,7 @@ class HedgeTimer extends Timed {
 }
 
 /** One client request from arrival to its last byte. The total deadline is its own Timed entry. */
-export class Exchange extends Timed implements RequestHead, RequestListener {
+export class Exchange extends Timed implements RequestHead, RequestListener, ExchangeRecord {
   readonly fwd: Forwarder;
   readonly req: WireRequest;
   readonly route: ForwardRoute;
@@ -50,6 +50,10 @@ export class Exchange extends Timed implements RequestHead, RequestListener {
   done = false;
   /** Reasons of failed attempts, for the error body; allocated only on failure. */
   failures: string[] | null = null;
+  /** How it ended (set by end(), for the plan's observer). */
+  status = 0;
+  durationMs = 0;
+  answer: Attempt | null = null;
 
   constructor(fwd: Forwarder, req: WireRequest, route: ForwardRoute) {
     super();
@@ -266,26 +270,15 @@ export class Exchange extends Timed implements RequestHead, RequestListener {
     this.fwd.deadlines.remove(this);
     if (this.hedgeTimer !== null) this.fwd.hedgeTimers.remove(this.hedgeTimer);
     const seconds = (performance.now() - this.startedAt) / 1000;
+    this.status = status;
+    this.durationMs = seconds * 1000;
+    this.answer = attempt;
     this.route.meter.done(status, seconds);
     this.fwd.exchangeEnded();
     const observer = this.plan.observer;
     if (observer !== null) {
       try {
-        observer({
-          requestId: this.requestId,
-          route: this.route.name,
-          method: this.req.method,
-          url: this.req.url,
-          replica: attempt?.replica.url ?? null,
-          status,
-          attempts: this.tries,
-          durationMs: seconds * 1000,
-          requestBody: this.body,
-          responseHeaders: attempt?.rawHeaders ?? null,
-          answeredBy: attempt?.answeredBy ?? null,
-          prediction: attempt?.prediction ?? null,
-          features: attempt?.features ?? null,
-        });
+        observer(this);
       } catch (err) {
         this.fwd.options.log.error({ err, route: this.route.name }, 'exchange observer failed');
       }

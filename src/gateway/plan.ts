@@ -33,25 +33,36 @@ export interface RequestLine {
 /** Chooses the plan of one request once its body is in (a sticky split may read `user_id` from it). */
 export type Planner = (req: RequestLine, body: Buffer | null, requestId: string) => ForwardPlan;
 
-export interface ExchangeRecord {
-  readonly requestId: string;
-  readonly route: string;
-  readonly method: string;
-  readonly url: string;
-  /** The replica that answered (or last failed). */
-  readonly replica: string | null;
-  readonly status: number;
-  readonly attempts: number;
-  readonly durationMs: number;
-  readonly requestBody: Buffer | null;
-  /** The replica's raw response headers (null when the gateway answered with an error itself). */
-  readonly responseHeaders: readonly string[] | null;
+/** The try that answered a finished exchange (or failed last): its replica and what its head said. */
+export interface AnswerRecord {
+  readonly replica: { readonly url: string };
+  /** The replica's raw response headers (null when it never answered). */
+  readonly rawHeaders: readonly string[] | null;
   /** `x-model-version` of the answer. */
   readonly answeredBy: string | null;
   /** `x-flywheel-prediction` of the answer, raw (a single /predict 200 answer has it). */
   readonly prediction: string | null;
-  /** `x-flywheel-features` of the answer, raw; `parseFeatureList` in experiments/body.ts reads it. */
+  /** `x-flywheel-features` of the answer, raw; `readFeatureRow` in experiments/body.ts reads it. */
   readonly features: string | null;
+}
+
+/**
+ * What an observer reads of a finished exchange: the Exchange and its Attempt themselves, read-only
+ * (no record is copied out per request). Valid during the observer's call; nothing changes them after.
+ */
+export interface ExchangeRecord {
+  readonly requestId: string;
+  readonly route: { readonly name: string };
+  readonly req: RequestLine;
+  /** The request body as forwarded. */
+  readonly body: Buffer | null;
+  /** Tries sent (a hedge counts, a fallback does not). */
+  readonly tries: number;
+  /** The status the client got (499 when it went away, the gateway's own error status...). */
+  readonly status: number;
+  readonly durationMs: number;
+  /** The try that answered (or failed last); null when no replica was asked or none answered. */
+  readonly answer: AnswerRecord | null;
 }
 
 export type ExchangeObserver = (record: ExchangeRecord) => void;

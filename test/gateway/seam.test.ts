@@ -52,18 +52,18 @@ describe('the forwarding seam', () => {
     const [rec] = records;
     expect(rec).toMatchObject({
       requestId: canary.headers['x-request-id'],
-      route: 'predict',
+      route: { name: 'predict' },
       status: 200,
-      attempts: 1,
-      replica: a.url,
+      tries: 1,
+      answer: { replica: { url: a.url } },
     });
-    expect(rec.requestBody?.toString()).toBe('{"user":"canary"}');
+    expect(rec.body?.toString()).toBe('{"user":"canary"}');
     // x-flywheel-* is for the gateway: recorded raw, never shown to the client.
-    expect(rec).toMatchObject({ prediction: '41.5', features: '30,14,4,6', answeredBy: null });
+    expect(rec.answer).toMatchObject({ prediction: '41.5', features: '30,14,4,6', answeredBy: null });
     expect(canary.headers['x-flywheel-prediction']).toBeUndefined();
     expect(canary.headers['x-flywheel-features']).toBeUndefined();
     expect(canary.headers['x-replica']).toBe('a');
-    const raw = rec.responseHeaders ?? [];
+    const raw = rec.answer?.rawHeaders ?? [];
     expect(raw[raw.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-replica') + 1]).toBe('a');
     expect(rec.durationMs).toBeGreaterThan(0);
   });

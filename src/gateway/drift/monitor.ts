@@ -104,20 +104,25 @@ export class DriftMonitor {
 
   /**
    * Counts one successful single-row /predict answered by `version`: `text` is what the feature
-   * reader reads, `prediction` the answer's prediction (NaN when there is none). On the proxy's path.
+   * reader reads, `prediction` the answer's prediction (NaN when there is none). `parsed`: the row the
+   * caller already read from `text` with the version's names (the experiment layer reads each header
+   * once for drift and the prediction log), counted as it is; else `text` is read here. On the
+   * proxy's path.
    */
-  observe(version: string, text: string, prediction: number): void {
+  observe(version: string, text: string, prediction: number, parsed: Float64Array | null = null): void {
     const w = this.#windows.get(version);
     if (w === undefined) {
       this.#firstSight(version);
       return;
     }
-    if (!this.#read(text, w.names, w.row)) {
+    let row = w.row;
+    if (parsed !== null && parsed.length === w.names.length) row = parsed;
+    else if (!this.#read(text, w.names, row)) {
       this.skipped++;
       return;
     }
     w.lastSeen = ++this.#tick;
-    w.add(w.row, prediction);
+    w.add(row, prediction);
   }
 
   #firstSight(version: string): void {

@@ -20,6 +20,8 @@ import { FeatureNames } from './feature-names.js';
 import { AnalysisLoop, thresholdsFromConfig, type Evidence, type Thresholds } from './analysis.js';
 import type { PeerDescription, Peers } from './peers.js';
 import { SharedFigures } from './shared.js';
+import type { ExchangeRecord } from '../plan.js';
+import { predictionOf } from './body.js';
 import { pickVersion } from './router.js';
 import { ExperimentStats, type Column } from './stats.js';
 
@@ -291,23 +293,63 @@ export class Experiments {
       o.route.version ??
       (o.shadow ? o.route.shadowVersion : this.#aliases.production) ??
       'unknown';
-    const error = o.status === 0 || o.status >= 500;
-    const prediction = o.status === 200 ? o.prediction : NaN;
-    // Plain object literals of one shape (no spreads): this runs once per /predict.
-    const shadow = o.shadow === true;
-    const kind: Column = shadow ? 'shadow' : o.pinned === true ? 'pinned' : 'served';
-    this.stats.observe(version, { latencyMs: o.latencyMs, error, prediction, kind });
-    // Input: the backend's x-flywheel-features header (the row the model used, no body parse here).
-    if (this.drift !== null && Number.isFinite(prediction) && o.features !== undefined)
-      this.drift.observe(version, o.features, prediction);
+    const kind: Column = o.shadow === true ? 'shadow' : o.pinned === true ? 'pinned' : 'served';
+    this.#record(version, kind, o.requestId, o.status, o.latencyMs, o.prediction, o.features);
+  }
+
+  /**
+   * `observe` for a /predict the proxy forwarded (the plan's observer, wire.ts): read straight from
+   * the exchange and its answering attempt, with no Observed made per request.
+   */
+  observeExchange(route: Route, ex: ExchangeRecord, pinned: boolean): void {
+    const answer = ex.answer;
+    // A gateway-made error (no replica answered) has no response headers.
+    const status = (answer === null || answer.rawHeaders === null) && ex.status >= 500 ? 0 : ex.status;
+    const version = answer?.answeredBy ?? route.version ?? this.#aliases.production ?? 'unknown';
+    const ok = status === 200 && answer !== null;
+    this.#record(
+      version,
+      pinned ? 'pinned' : 'served',
+      ex.requestId,
+      status,
+      ex.durationMs,
+      ok ? predictionOf(answer.prediction) : NaN,
+      ok ? answer.features : null,
+    );
+  }
+
+  #record(
+    version: string,
+    kind: Column,
+    requestId: string,
+    status: number,
+    latencyMs: number,
+    prediction: number,
+    features: string | null | undefined,
+  ): void {
+    const error = status === 0 || status >= 500;
+    if (status !== 200) prediction = NaN;
+    this.stats.count(version, kind, latencyMs, error, prediction);
+    if (!Number.isFinite(prediction) || features === null || features === undefined) {
+      if (kind !== 'pinned' && Number.isFinite(prediction)) this.featureNames.unnamed++;
+      return;
+    }
+    // The backend's x-flywheel-features header (the row the model used, no body parse here), read
+    // once with the version's names for both drift and the prediction log.
+    const row = this.featureNames.read(version, features);
+    if (this.drift !== null) this.drift.observe(version, features, prediction, row?.values ?? null);
     // A pinned prediction is not logged for the join: the log has no column for it yet, and its
     // feedback must not reach the served column's error (a client could vote for the version it pins).
-    if (kind !== 'pinned' && Number.isFinite(prediction)) {
-      // The row the model used, named by the version's manifest: no body parse on the proxy's path.
-      const features = this.featureNames.members(version, o.features);
-      if (features !== null)
-        this.feedback.logPrediction({ requestId: o.requestId, version, prediction, features, shadow });
-    }
+    if (kind === 'pinned') return;
+    const members = this.featureNames.members(row);
+    if (members !== null)
+      this.feedback.logPrediction({
+        requestId,
+        version,
+        prediction,
+        features: members,
+        shadow: kind === 'shadow',
+      });
   }
 
   /** The other live gateways, as last read from their figures files. */

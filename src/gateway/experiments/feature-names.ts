@@ -17,19 +17,22 @@ export type NamesSource = (version: string) => Promise<readonly string[]>;
  * and answers undefined until the names are in. A manifest that cannot be read is remembered as no
  * names (its rows are not logged) until the version is evicted, so a broken version costs one read.
  */
-interface Named {
+export interface NamedRow {
   readonly names: readonly string[];
   /** Each name JSON-quoted with its colon (`"name":`), made once per version for the log lines. */
   readonly keys: readonly string[];
+  /**
+   * The values of the header last read with these names (`read`), one per name. Overwritten by the
+   * next read of the same version: consumed at once, on the proxy's path, by drift and the log.
+   */
+  readonly values: Float64Array;
 }
 
 export class FeatureNames {
   readonly #source: NamesSource;
-  readonly #names = new Map<string, Named>();
+  readonly #names = new Map<string, NamedRow>();
   /** The version used last: its lookups skip the recency update (nearly every lookup is one). */
   #newest: string | null = null;
-  /** Scratch row for header values. */
-  #row = new Float64Array(16);
   readonly #loading = new Map<string, Promise<void>>();
   readonly #onError: (version: string, err: Error) => void;
   /**
@@ -56,7 +59,7 @@ export class FeatureNames {
     return this.#named(version)?.names;
   }
 
-  #named(version: string): Named | undefined {
+  #named(version: string): NamedRow | undefined {
     const named = this.#names.get(version);
     if (named !== undefined) {
       if (version !== this.#newest) {
@@ -93,7 +96,11 @@ export class FeatureNames {
           const oldest = this.#names.keys().next().value as string;
           this.#names.delete(oldest);
         }
-        this.#names.set(version, { names, keys: names.map((n) => `${JSON.stringify(n)}:`) });
+        this.#names.set(version, {
+          names,
+          keys: names.map((n) => `${JSON.stringify(n)}:`),
+          values: new Float64Array(names.length),
+        });
         this.#newest = version;
       });
     this.#loading.set(version, p);
@@ -101,23 +108,31 @@ export class FeatureNames {
   }
 
   /**
-   * An `x-flywheel-features` header row as the members of the log line's "features" object
-   * (`"a":30,"b":10`: finite values only, see featureMembers in registry/feedback.ts); null (counted in
-   * `unnamed`) when the names are not in yet, or the header is absent or not a row of that version.
+   * Reads an `x-flywheel-features` header with `version`'s names into its `values`: the one parse of
+   * the header per request, shared by drift and the prediction log. Null when the names are not in
+   * yet (the read starts), or the header is absent or not a row of that version.
    */
-  members(version: string, header: string | undefined): string | null {
+  read(version: string, header: string | null | undefined): NamedRow | null {
     const named = this.#named(version);
-    const n = named === undefined ? 0 : named.names.length;
-    if (this.#row.length < n) this.#row = new Float64Array(n);
-    const row = this.#row;
-    if (named === undefined || !readFeatureRow(header, n, row)) {
+    if (named === undefined || !readFeatureRow(header, named.names.length, named.values)) return null;
+    return named;
+  }
+
+  /**
+   * A row `read` returned as the members of the log line's "features" object (`"a":30,"b":10`:
+   * finite values only, see featureMembers in registry/feedback.ts); null (counted in `unnamed`) for
+   * no row.
+   */
+  members(row: NamedRow | null): string | null {
+    if (row === null) {
       this.unnamed++;
       return null;
     }
+    const { keys, values } = row;
     let out = '';
-    for (let i = 0; i < n; i++) {
-      const v = row[i];
-      if (Number.isFinite(v)) out += out === '' ? named.keys[i] + v : `,${named.keys[i]}${v}`;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (Number.isFinite(v)) out += out === '' ? keys[i] + v : `,${keys[i]}${v}`;
     }
     return out;
   }

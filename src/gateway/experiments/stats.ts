@@ -161,16 +161,21 @@ export class ExperimentStats implements StatsView {
 
   /** One answer (or failure) of a version. */
   observe(version: string, o: Observation): void {
+    this.count(version, o.kind ?? 'served', o.latencyMs, o.error, o.prediction ?? NaN);
+  }
+
+  /** `observe` without an Observation object: the proxy's path counts every /predict here. */
+  count(version: string, kind: Column, latencyMs: number, error: boolean, prediction: number): void {
     const s = this.#of(version);
-    const f = s.column(o.kind ?? 'served');
+    const f = s.column(kind);
     f.requests += 1;
-    f.latency.add(o.latencyMs);
-    f.latencyHistogram.add(o.latencyMs);
-    (this.#latency.get(version) as BucketCounts).add(o.latencyMs / 1000);
-    if (o.error) {
+    f.latency.add(latencyMs);
+    f.latencyHistogram.add(latencyMs);
+    (this.#latency.get(version) as BucketCounts).add(latencyMs / 1000);
+    if (error) {
       f.errors += 1;
-    } else if (o.prediction !== undefined && Number.isFinite(o.prediction)) {
-      f.predictions.add(o.prediction);
+    } else if (Number.isFinite(prediction)) {
+      f.predictions.add(prediction);
     }
   }
 

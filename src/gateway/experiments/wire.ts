@@ -67,10 +67,10 @@ export function predictWiring(options: {
   const shadow = new ShadowSender(experiments, balancer, options.attemptTimeoutMs, options.log);
   const observerFor =
     (route: Route): ExchangeObserver =>
-    (record) => {
-      observeRecord(experiments, route, record, false);
-      if (route.shadowVersion !== null && record.status === 200 && record.requestBody !== null) {
-        shadow.send(route.shadowVersion, record.requestId, record.requestBody);
+    (ex) => {
+      experiments.observeExchange(route, ex, false);
+      if (route.shadowVersion !== null && ex.status === 200 && ex.body !== null) {
+        shadow.send(route.shadowVersion, ex.requestId, ex.body);
       }
     };
   const plan: ForwardPlan = Object.freeze({
@@ -82,7 +82,7 @@ export function predictWiring(options: {
   const pinned: ForwardPlan = Object.freeze({
     balancer,
     headers: null,
-    observer: (record: ExchangeRecord) => observeRecord(experiments, PLAIN_ROUTE, record, true),
+    observer: (ex: ExchangeRecord) => experiments.observeExchange(PLAIN_ROUTE, ex, true),
   });
   const planner: Planner = (req, body) => {
     if (clientChoseVersion(req)) return pinned;
@@ -101,26 +101,6 @@ export function predictWiring(options: {
     };
   };
   return { plan, planner };
-}
-
-function observeRecord(
-  experiments: Experiments,
-  route: Route,
-  record: ExchangeRecord,
-  pinned: boolean,
-): void {
-  const ok = record.status === 200;
-  experiments.observe({
-    requestId: record.requestId,
-    route,
-    pinned,
-    answeredBy: record.answeredBy ?? undefined,
-    // A gateway-made error (no replica answered) has no response headers.
-    status: record.responseHeaders === null && record.status >= 500 ? 0 : record.status,
-    latencyMs: record.durationMs,
-    prediction: ok ? predictionOf(record.prediction) : NaN,
-    features: ok ? (record.features ?? undefined) : undefined,
-  });
 }
 
 /**

@@ -22,15 +22,15 @@ describe('FeatureNames', () => {
 
   it('names a header row (as log-line members) once the version is read, and counts the rows it could not name', async () => {
     const { c, reads } = cache(() => ['a', 'b']);
-    expect(c.members(v1, '1,2')).toBeNull();
+    expect(c.members(c.read(v1, '1,2'))).toBeNull();
     expect(c.unnamed).toBe(1);
     await c.load(v1);
-    expect(c.members(v1, '30,1e1')).toBe('"a":30,"b":10');
+    expect(c.members(c.read(v1, '30,1e1'))).toBe('"a":30,"b":10');
     // A value that is not a finite number is left out of the log line.
-    expect(c.members(v1, '30,x')).toBe('"a":30');
+    expect(c.members(c.read(v1, '30,x'))).toBe('"a":30');
     // Another version's row, or none at all.
-    expect(c.members(v1, '1,2,3')).toBeNull();
-    expect(c.members(v1, undefined)).toBeNull();
+    expect(c.members(c.read(v1, '1,2,3'))).toBeNull();
+    expect(c.members(c.read(v1, undefined))).toBeNull();
     expect(c.unnamed).toBe(3);
     expect(reads).toEqual([v1]);
   });
@@ -40,8 +40,8 @@ describe('FeatureNames', () => {
       throw new Error('gone');
     });
     await c.load(v1);
-    expect(c.members(v1, '1')).toBeNull();
-    expect(c.members('../etc', '1')).toBeNull();
+    expect(c.members(c.read(v1, '1'))).toBeNull();
+    expect(c.members(c.read('../etc', '1'))).toBeNull();
     await c.load(v1);
     expect(reads).toEqual([v1]);
     expect(failed).toEqual([v1]);
