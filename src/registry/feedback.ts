@@ -85,6 +85,18 @@ export interface AcceptedFeedback {
   readonly predictions: readonly JoinedPrediction[];
 }
 
+/**
+ * `s` as a JSON string. JSON.stringify of the request id and the version was about a third of building
+ * a log line; ids the gateway mints (base64url) and version ids need no escaping, checked here in a loop.
+ */
+function jsonString(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
 function sanitiseId(id: string): string {
   const clean = id.replace(/[^A-Za-z0-9._-]/g, '_');
   return clean === '' ? 'gateway' : clean;
@@ -98,6 +110,9 @@ export class FeedbackStore {
   readonly #maxAgeMs: number;
   #isoAt = 0;
   #iso = '';
+  /** The version of the last line and its JSON: nearly every line names the same version. */
+  #version = '';
+  #versionJson = '""';
   /** Files this store wrote: never tailed (their records are indexed as they are written). */
   readonly #ownFiles = new Set<string>();
   /** Other replicas' files: how far each was read, and an unfinished last line. */
@@ -165,11 +180,19 @@ export class FeedbackStore {
     return this.#iso;
   }
 
+  #versionText(version: string): string {
+    if (version !== this.#version) {
+      this.#version = version;
+      this.#versionJson = jsonString(version);
+    }
+    return this.#versionJson;
+  }
+
   /** Logs one served prediction. Synchronous and buffered: it runs on the request path. */
   logPrediction(p: LoggedPrediction): void {
     const line =
-      `{"type":"prediction","request_id":${JSON.stringify(p.requestId)},"time":"${this.#isoNow()}",` +
-      `"version":${JSON.stringify(p.version)},"prediction":${Number.isFinite(p.prediction) ? p.prediction : null}` +
+      `{"type":"prediction","request_id":${jsonString(p.requestId)},"time":"${this.#isoNow()}",` +
+      `"version":${this.#versionText(p.version)},"prediction":${Number.isFinite(p.prediction) ? p.prediction : null}` +
       `${p.shadow ? ',"shadow":true' : ''},"features":{${p.features}}}\n`;
     this.#writer.write(line);
     this.#index.add(p.requestId, p.version, p.prediction, p.shadow === true, this.#isoAt);

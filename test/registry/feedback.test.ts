@@ -49,6 +49,29 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 describe('FeedbackStore', () => {
+  it('writes ids and versions that need escaping as valid JSON (most need none and skip the escaper)', async () => {
+    const s = await open('gw-a');
+    const odd = ['a"b', 'c\\d', 'tab\there', 'é✓'];
+    for (const [i, id] of odd.entries()) {
+      s.logPrediction({
+        requestId: id,
+        version: i % 2 === 0 ? 'v1' : `v"${i}`,
+        prediction: i,
+        features: features(i),
+      });
+    }
+    s.logPrediction({ requestId: 'plain_ID-1', version: 'v1', prediction: 9, features: features(9) });
+    await s.flush();
+    const lines = await allLines();
+    expect(lines.map((l) => [l.request_id, l.version])).toEqual([
+      ['a"b', 'v1'],
+      ['c\\d', 'v"1'],
+      ['tab\there', 'v1'],
+      ['é✓', 'v"3'],
+      ['plain_ID-1', 'v1'],
+    ]);
+  });
+
   it('logs predictions, joins feedback to them and refuses duplicates', async () => {
     const s = await open('gw-a');
     s.logPrediction({ requestId: 'r1', version: 'v1', prediction: 10, features: features(1) });
