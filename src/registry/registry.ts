@@ -38,6 +38,9 @@ export class Registry implements aliases.AliasStore {
   readonly #lockStaleMs: number;
   readonly #lockTimeoutMs: number;
 
+  /** init() succeeded on this object (see withLock). */
+  #laidOut = false;
+
   constructor(root: string, options: RegistryOptions = {}) {
     this.paths = registryPaths(root);
     this.root = this.paths.root;
@@ -116,7 +119,22 @@ export class Registry implements aliases.AliasStore {
    * again from the start, so it must read what it changes inside.
    */
   async withLock<T>(fn: (assertHeld: () => Promise<void>) => Promise<T>): Promise<T> {
-    await this.init();
+    // The layout is checked once per Registry object, not before every lock: a gateway takes the lock
+    // every few seconds (lease, routing state), and init() is four mkdirs and an fsynced probe file.
+    // Any failure below checks it again next time (the folders may have been removed).
+    if (!this.#laidOut) {
+      await this.init();
+      this.#laidOut = true;
+    }
+    try {
+      return await this.#locked(fn);
+    } catch (err) {
+      this.#laidOut = false;
+      throw err;
+    }
+  }
+
+  async #locked<T>(fn: (assertHeld: () => Promise<void>) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const lock = new FileLock(this.paths.lock, this.paths.tmp, {
         staleMs: this.#lockStaleMs,
