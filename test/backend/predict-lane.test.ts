@@ -147,6 +147,35 @@ describe('the /predict fast lane', () => {
     expect(await laneAnswers()).toBe(before);
   });
 
+  it('answers pipelined requests in order, whether the lane or fastify answers each', async () => {
+    // Fastify's answers wait for the ones before them on the connection; a lane answer ready before
+    // an earlier fastify answer is held until that one is out.
+    const socket = net.connect(backend.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    const before = await laneAnswers();
+    socket.write(
+      'GET /model-info HTTP/1.1\r\nHost: x\r\n\r\n' +
+        post(LAB_PREDICT_TEXT, { 'Content-Type': 'application/json', 'x-request-id': 'first' }) +
+        'GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n' +
+        post(LAB_PREDICT_TEXT, { 'Content-Type': 'application/json', 'x-request-id': 'second' }),
+    );
+    await waitFor(() => (text.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 4, {
+      timeoutMs: 5000,
+      what: 'four answers on one connection',
+    });
+    socket.destroy();
+    const order = [
+      text.indexOf('"last_training_time"'),
+      text.indexOf('"request_id":"first"'),
+      text.indexOf('{"live":true}'),
+      text.indexOf('"request_id":"second"'),
+    ];
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(await laneAnswers()).toBe(before + 2);
+  });
+
   it('keeps the connection open after answers to requests without a body', async () => {
     const socket = net.connect(backend.port, '127.0.0.1');
     let text = '';
