@@ -11,7 +11,7 @@ import { ModelHolder } from './holder.js';
 import { registryLoader } from './loader.js';
 import { BackendMetrics } from './metrics.js';
 import { buildServer } from './server.js';
-import { Front } from '../wire/front.js';
+import { Front, LINGER_MS } from '../wire/front.js';
 
 export async function runServe(config: ServeConfig, log: Logger): Promise<void> {
   const metrics = new BackendMetrics();
@@ -113,17 +113,10 @@ export async function runServe(config: ServeConfig, log: Logger): Promise<void> 
 const KEEP_ALIVE_MS = 72_000;
 
 /**
- * How long connections that are idle at the signal stay open. A request a client wrote just before
- * the signal may still sit unread in the socket; closing "idle" connections at once would drop it.
- * Within this time such requests are read and answered.
- */
-const LINGER_MS = 500;
-
-/**
  * Graceful stop of the front: stop listening, answer what arrives on open connections with
  * `Connection: close` (each connection closes after its last answer), close the connections that stay
- * idle after LINGER_MS, and cut whatever is left when the grace period ends (or on a second signal).
- * Resolves true when it had to cut.
+ * idle after the front's LINGER_MS (or the grace period, if shorter), and cut whatever is left when
+ * the grace period ends (or on a second signal). Resolves true when it had to cut.
  */
 async function drain(front: Front, graceMs: number, onStart: () => void): Promise<boolean> {
   onStart();

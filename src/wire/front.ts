@@ -40,8 +40,12 @@ export interface FrontOptions {
   handler: RequestHandler;
 }
 
-/** How long idle connections stay open after a graceful stop begins (as the backend's drain). */
-const LINGER_MS = 500;
+/**
+ * How long connections that are idle when a graceful stop begins stay open. A request a client wrote
+ * just before the stop may still sit unread in the socket; closing "idle" connections at once would
+ * drop it. Within this time such requests are read and answered.
+ */
+export const LINGER_MS = 500;
 /** More requests than this queued on one connection (pipelining) pauses reading it. */
 const MAX_QUEUED = 16;
 const CRLF = '\r\n';
