@@ -381,8 +381,9 @@ async function main() {
     let stackProc = null;
     if (values.stack) {
       const port = await freePort();
-      // Replica i listens on --backend-port + i: two ports from a range freePort() does not hand out.
-      const backendPort = 20000 + Math.floor(Math.random() * 20000);
+      // Replica i listens on --backend-port + i: two ports below Linux's ephemeral range (32768 up),
+      // from which freePort() and outgoing connections take theirs. \`up\` checks both before starting.
+      const backendPort = 20000 + Math.floor(Math.random() * 12000);
       stackProc = launch(process.execPath, [
         cli,
         'up',
