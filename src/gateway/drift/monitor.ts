@@ -26,17 +26,6 @@ import { DriftWindow } from './window.js';
  */
 export const MAX_VERSIONS = 16;
 
-/**
- * Reads one row's features into `out` (the version's feature order) from what the gateway has of a
- * /predict answer: the backend's `x-flywheel-features` header, the validated values the model used,
- * comma-separated in the model's feature order (the order of the manifest's reference). Returns false
- * when the text holds no row of that length (no header, a batch, another version's row).
- */
-export type FeatureReader = (text: string, names: readonly string[], out: Float64Array) => boolean;
-
-export const featuresFromHeader: FeatureReader = (text, names, out) =>
-  readFeatureRow(text, names.length, out);
-
 /** How the monitor reads a version's manifest (the registry; a map in unit tests). */
 export type ManifestSource = (version: string) => Promise<Manifest>;
 
@@ -50,7 +39,6 @@ export interface DriftMonitorOptions {
   readonly thresholds: DriftThresholds;
   readonly manifests: ManifestSource;
   readonly log: Logger;
-  readonly read?: FeatureReader;
 }
 
 export function driftThresholdsFromConfig(config: GatewayConfig): DriftThresholds {
@@ -78,7 +66,6 @@ export class DriftMonitor {
   readonly thresholds: DriftThresholds;
   readonly #manifests: ManifestSource;
   readonly #log: Logger;
-  readonly #read: FeatureReader;
   readonly #windows = new Map<string, DriftWindow>();
   /** Versions whose manifest is being read: their rows are not counted until it is in. */
   readonly #loading = new Set<string>();
@@ -99,12 +86,12 @@ export class DriftMonitor {
     this.thresholds = options.thresholds;
     this.#manifests = options.manifests;
     this.#log = options.log;
-    this.#read = options.read ?? featuresFromHeader;
   }
 
   /**
-   * Counts one successful single-row /predict answered by `version`: `text` is what the feature
-   * reader reads, `prediction` the answer's prediction (NaN when there is none). `parsed`: the row the
+   * Counts one successful single-row /predict answered by `version`: `text` is the backend's
+   * \`x-flywheel-features\` header (the row the model used, comma-separated in its feature order; no row
+   * of the version's length: skipped), `prediction` the answer's prediction (NaN when there is none). `parsed`: the row the
    * caller already read from `text` with the version's names (the experiment layer reads each header
    * once for drift and the prediction log), counted as it is; else `text` is read here. On the
    * proxy's path.
@@ -117,7 +104,7 @@ export class DriftMonitor {
     }
     let row = w.row;
     if (parsed !== null && parsed.length === w.names.length) row = parsed;
-    else if (!this.#read(text, w.names, row)) {
+    else if (!readFeatureRow(text, w.names.length, row)) {
       this.skipped++;
       return;
     }

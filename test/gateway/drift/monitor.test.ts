@@ -7,11 +7,8 @@ import type { DriftReference } from '../../../src/drift/types.js';
 import { createLogger } from '../../../src/log.js';
 import { loadConfig } from '../../../src/config.js';
 import { FlywheelError } from '../../../src/errors.js';
-import {
-  DriftMonitor,
-  driftThresholdsFromConfig,
-  featuresFromHeader,
-} from '../../../src/gateway/drift/monitor.js';
+import { DriftMonitor, driftThresholdsFromConfig } from '../../../src/gateway/drift/monitor.js';
+import { readFeatureRow } from '../../../src/gateway/experiments/body.js';
 import { driftReport, mergeDriftCounts, type DriftThresholds } from '../../../src/gateway/drift/report.js';
 import { DriftWindow } from '../../../src/gateway/drift/window.js';
 import type { Manifest } from '../../../src/registry/types.js';
@@ -122,16 +119,16 @@ describe('DriftMonitor', () => {
 
   it("reads a row from the backend's x-flywheel-features header and skips what holds no row", () => {
     const out = new Float64Array(2);
-    expect(featuresFromHeader('1.5,3', ['a', 'b'], out)).toBe(true);
+    expect(readFeatureRow('1.5,3', 2, out)).toBe(true);
     expect([...out]).toEqual([1.5, 3]);
-    expect(featuresFromHeader('1e9,-2', ['a', 'b'], out)).toBe(true);
+    expect(readFeatureRow('1e9,-2', 2, out)).toBe(true);
     expect([...out]).toEqual([1e9, -2]);
-    expect(featuresFromHeader('x,', ['a', 'b'], out)).toBe(true);
+    expect(readFeatureRow('x,', 2, out)).toBe(true);
     expect(out[0]).toBeNaN();
     expect(out[1]).toBeNaN();
-    expect(featuresFromHeader('1', ['a', 'b'], out)).toBe(false);
-    expect(featuresFromHeader('1,2,3', ['a', 'b'], out)).toBe(false);
-    expect(featuresFromHeader('', ['a'], out)).toBe(true); // one empty value: counted apart as NaN
+    expect(readFeatureRow('1', 2, out)).toBe(false);
+    expect(readFeatureRow('1,2,3', 2, out)).toBe(false);
+    expect(readFeatureRow('', 1, out)).toBe(true); // one empty value: counted apart as NaN
     expect(out[0]).toBeNaN();
   });
 
