@@ -89,12 +89,12 @@ export class DriftMonitor {
   }
 
   /**
-   * Counts one successful single-row /predict answered by `version`: `text` is the backend's
-   * \`x-flywheel-features\` header (the row the model used, comma-separated in its feature order; no row
-   * of the version's length: skipped), `prediction` the answer's prediction (NaN when there is none). `parsed`: the row the
-   * caller already read from `text` with the version's names (the experiment layer reads each header
-   * once for drift and the prediction log), counted as it is; else `text` is read here. On the
-   * proxy's path.
+   * Counts one successful single-row /predict answered by `version`. `text` is the backend's
+   * `x-flywheel-features` header (the row the model used, comma-separated in its feature order; without
+   * a row of the version's length the answer is skipped); `prediction` is the answer's prediction (NaN
+   * when there is none). `parsed`: the row the caller already read from `text` with the version's names
+   * (the experiment layer reads each header once for drift and the prediction log), counted as it is;
+   * else `text` is read here. On the proxy's path.
    */
   observe(version: string, text: string, prediction: number, parsed: Float64Array | null = null): void {
     const w = this.#windows.get(version);
