@@ -16,8 +16,8 @@ export type DispatcherFactory = (origin: string) => Dispatcher;
 
 export interface BalancerOptions {
   factory: DispatcherFactory;
-  /** Connections per replica on the data path (default 64). */
-  upstreamConnections?: number;
+  /** Connections per replica on the data path (`--upstream-connections`). */
+  upstreamConnections: number;
   /** Consecutive failed requests (or failed checks) that take a replica out of rotation. */
   ejectAfter: number;
   /** Consecutive passing checks that bring an ejected or unhealthy replica back. */
@@ -113,7 +113,7 @@ export abstract class Balancer {
       const replica = new Replica(
         url,
         this.#options.factory(url),
-        new UpstreamPool(url, { connections: this.#options.upstreamConnections ?? 64 }),
+        new UpstreamPool(url, { connections: this.#options.upstreamConnections }),
       );
       this.#replicas.set(url, replica);
       this.#options.log.info({ replica: url }, 'replica added');

@@ -20,13 +20,13 @@ import { headerLines, httpDate, type WireRequest } from '../wire/request.js';
 import { runNodeHandler } from '../wire/local.js';
 
 export interface GatewayOptions {
-  /** Makes each replica's connection pool (default: an undici Pool per replica). */
+  /** Makes each replica's undici pool for health checks and shadow requests (default: undici's Pool). */
   factory?: DispatcherFactory;
   /** Replica discovery (default: from `config.backends`). */
   source?: ReplicaSource;
 }
 
-/** Writes a JSON body with its length; the way every gateway-made response is sent. */
+/** Writes a JSON body with its length, on node:http's response (the gateway's local routes). */
 export function sendJson(
   res: ServerResponse,
   status: number,

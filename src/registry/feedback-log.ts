@@ -241,7 +241,10 @@ export class FeedbackLog {
     else this.#armFlush();
   }
 
-  /** The queued predictions go out within FLUSH_MS of the first of them. */
+  /**
+   * The queued predictions go out FLUSH_MS after the first of them, or once the write in flight
+   * returns, whichever is later.
+   */
   #armFlush(): void {
     if (this.#flushTimer !== null) return;
     this.#flushTimer = setTimeout(() => this.#flushPending(), FLUSH_MS);
@@ -321,8 +324,8 @@ export class FeedbackLog {
       feedback?.done();
       // Predictions logged during the write wait for their own timer (or a full batch): writing
       // them at once made a write per threadpool round trip under load, about 240 a second, each a
-      // cross-thread wakeup, where 100 a second at most keeps the same 10 ms bound. flush() waiters
-      // and feedback do not wait.
+      // cross-thread wakeup, where this makes 100 a second at most (a line waits up to the write in
+      // flight plus 10 ms). flush() waiters and feedback do not wait.
       const waited = this.#idleWaiters.length > 0 && this.#pending !== '';
       if (this.#feedbackQueue.length > 0 || this.#pending.length >= FLUSH_BYTES || waited) {
         this.#flushPending();

@@ -208,13 +208,12 @@ describe('request header scan', () => {
 
 describe('response headers', () => {
   const headOf = (requestId: string): RequestHead => ({ ...head(), requestId });
-  const raw = (pairs: string[]) => pairs;
 
   it('passes end-to-end headers byte for byte, drops hop-by-hop and x-flywheel-*, adds x-request-id', () => {
     const head: AnswerHead = { answeredBy: null, prediction: null, features: null, hasLength: false };
     const out = pairsOf(
       responseHeaderLines(
-        raw([
+        [
           'Content-Type',
           'application/json; charset=utf-8',
           'X-Model-Version',
@@ -233,7 +232,7 @@ describe('response headers', () => {
           '1,2',
           'x-flywheel-other',
           'x',
-        ]),
+        ],
         { ...headOf('rid-1'), correlationId: 'mine' },
         head,
       ),
@@ -257,11 +256,7 @@ describe('response headers', () => {
   it('keeps the replica’s own x-request-id and says whether the answer has a Content-Length', () => {
     const head: AnswerHead = { answeredBy: null, prediction: null, features: null, hasLength: false };
     const out = pairsOf(
-      responseHeaderLines(
-        raw(['X-Request-Id', 'from-replica', 'Content-Length', '10']),
-        headOf('rid-2'),
-        head,
-      ),
+      responseHeaderLines(['X-Request-Id', 'from-replica', 'Content-Length', '10'], headOf('rid-2'), head),
     );
     expect(out).toEqual(['X-Request-Id', 'from-replica', 'Content-Length', '10']);
     expect(head.hasLength).toBe(true);
@@ -279,6 +274,7 @@ describe('balancing policies', () => {
     // Real pools to addresses nobody connects to: pick() and the state rules never use the network.
     balancer = createBalancer(policy, {
       factory: (origin) => new Pool(origin),
+      upstreamConnections: 4,
       ejectAfter,
       readmitAfter,
       log: quiet,
@@ -361,6 +357,7 @@ describe('balancing policies', () => {
   it('unchecked replicas are used only when none is healthy; vanished ones drain', async () => {
     balancer = createBalancer('least-outstanding', {
       factory: (origin) => new Pool(origin),
+      upstreamConnections: 4,
       ejectAfter: 3,
       readmitAfter: 1,
       log: quiet,

@@ -1,6 +1,6 @@
-// The gateway's own HTTP/1.1 front and upstream pool (src/gateway/wire/): what node:http and undici
+// The HTTP/1.1 front and upstream pool (src/wire/) as the gateway runs them: what node:http and undici
 // used to do for it, checked byte for byte over raw TCP. The replica is a real node:http server with a
-// few answers of unusual shape (slow, chunked, many headers, large, close-delimited).
+// few answers of unusual shape (slow, chunked, many headers, large).
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -12,11 +12,7 @@ export const MAX_NAMED_VERSIONS = 16;
 /** How the names of a version are read (the registry's manifest; a map in unit tests). */
 export type NamesSource = (version: string) => Promise<readonly string[]>;
 
-/**
- * A bounded cache of version → feature names, filled lazily: `get` never waits, it starts the read
- * and answers undefined until the names are in. A manifest that cannot be read is remembered as no
- * names (its rows are not logged) until the version is evicted, so a broken version costs one read.
- */
+/** One version's feature names, and the last row read with them. */
 export interface NamedRow {
   readonly names: readonly string[];
   /** Each name JSON-quoted with its colon (`"name":`), made once per version for the log lines. */
@@ -28,6 +24,11 @@ export interface NamedRow {
   readonly values: Float64Array;
 }
 
+/**
+ * A bounded cache of version → feature names, filled lazily: `get` never waits, it starts the read
+ * and answers undefined until the names are in. A manifest that cannot be read is remembered as no
+ * names (its rows are not logged) until the version is evicted, so a broken version costs one read.
+ */
 export class FeatureNames {
   readonly #source: NamesSource;
   readonly #names = new Map<string, NamedRow>();
@@ -36,7 +37,7 @@ export class FeatureNames {
   readonly #loading = new Map<string, Promise<void>>();
   readonly #onError: (version: string, err: Error) => void;
   /**
-   * Rows `named` could not name: the version's names were not read yet (its first answers, unless it
+   * Rows that could not be named: the version's names were not read yet (its first answers, unless it
    * was production or candidate beforehand), or the answer had no row of that version.
    */
   unnamed = 0;
