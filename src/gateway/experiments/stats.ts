@@ -6,6 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ArrayHistogram, BucketCounts } from '../metrics.js';
 import {
+  COLUMNS,
   finiteOrNull,
   MergedStats,
   type Column,
@@ -60,7 +61,6 @@ export class ExperimentStats implements StatsView {
     // numbers (prom-client's inc()/observe() hash their labels on every call).
     const versions = this.#versions;
     const latency = this.#latency;
-    const KINDS: readonly Column[] = ['served', 'pinned', 'shadow'];
     new Counter({
       name: 'flywheel_version_requests_total',
       help: 'Predictions answered per model version (kind: served by the split, pinned by the client, or shadow)',
@@ -69,7 +69,7 @@ export class ExperimentStats implements StatsView {
       collect() {
         this.reset();
         for (const s of versions.values()) {
-          for (const kind of KINDS) this.inc({ version: s.version, kind }, s.column(kind).requests);
+          for (const kind of COLUMNS) this.inc({ version: s.version, kind }, s.column(kind).requests);
         }
       },
     });
@@ -83,7 +83,7 @@ export class ExperimentStats implements StatsView {
         for (const s of versions.values()) {
           this.inc(
             { version: s.version },
-            KINDS.reduce((n, k) => n + s.column(k).errors, 0),
+            COLUMNS.reduce((n, k) => n + s.column(k).errors, 0),
           );
         }
       },
@@ -106,7 +106,7 @@ export class ExperimentStats implements StatsView {
         for (const s of versions.values()) {
           this.inc(
             { version: s.version },
-            KINDS.reduce((n, k) => n + s.column(k).absErrors.n, 0),
+            COLUMNS.reduce((n, k) => n + s.column(k).absErrors.n, 0),
           );
         }
       },

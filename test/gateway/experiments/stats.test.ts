@@ -62,6 +62,9 @@ describe('ExperimentStats', () => {
     expect(text).toContain('flywheel_version_requests_total{version="v2",kind="shadow"} 1');
     expect(text).toContain('flywheel_version_requests_total{version="v2",kind="pinned"} 1');
     expect(text).toContain('flywheel_version_errors_total{version="v1"} 1');
+    // Errors and feedback are summed over the served, pinned and shadow columns.
+    expect(text).toContain('flywheel_version_errors_total{version="v2"} 1');
+    expect(text).toContain('flywheel_version_feedback_total{version="v1"} 3');
     expect(text).toMatch(/flywheel_version_mae\{version="v1"\} 1\.1666/);
     expect(text).toContain('flywheel_version_latency_seconds_count{version="v1"} 4');
   });
