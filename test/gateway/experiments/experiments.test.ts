@@ -1,4 +1,4 @@
-// Experiments.route/observe against a real registry folder: the split follows routing.json and the
+// Experiments.route/observe/observeExchange against a real registry folder: the split follows routing.json and the
 // aliases, changes written by another writer are picked up, and shadow predictions are both logged.
 import { Registry as Metrics } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { Registry } from '../../../src/registry/registry.js';
 import { updateRouting } from '../../../src/registry/routing.js';
 import { rollbackCandidate } from '../../../src/gateway/experiments/actions.js';
 import { Experiments } from '../../../src/gateway/experiments/experiments.js';
+import type { AnswerRecord, ExchangeRecord } from '../../../src/gateway/plan.js';
 import { publishInput, tempDir } from '../../registry/helpers.js';
 
 let dir: string;
@@ -218,5 +219,56 @@ describe('analysis loop', () => {
       code: 'FLY_ERR_ALIAS',
     });
     expect((await reg.readAliases()).candidate).toBe(third);
+  });
+});
+
+describe('Experiments.observeExchange (the /predict observer on the proxy path)', () => {
+  /** What Exchange.end hands the observer, as the forwarder builds it. */
+  const exchange = (requestId: string, status: number, answer: AnswerRecord | null): ExchangeRecord => ({
+    requestId,
+    route: { name: 'predict' },
+    req: { method: 'POST', url: '/predict', rawHeaders: [] },
+    body: Buffer.from('{"x":0.5}'),
+    tries: 1,
+    status,
+    durationMs: 2,
+    answer,
+  });
+  const answered = (version: string, prediction: string): AnswerRecord => ({
+    replica: { url: 'http://127.0.0.1:1' },
+    rawHeaders: ['x-model-version', version],
+    answeredBy: version,
+    prediction,
+    features: '0.5',
+  });
+
+  it('counts served, pinned and gateway-made answers in their columns and logs only served predictions', async () => {
+    const ex = await start('a');
+    const route = ex.route(undefined);
+    // The versions' feature names are read on first sight, off the request path.
+    ex.observeExchange(route, exchange('warm-p', 200, answered(prod, '1')), false);
+    ex.observeExchange(route, exchange('warm-c', 200, answered(cand, '1')), true);
+    await until(() => ex.featureNames.get(prod) !== undefined && ex.featureNames.get(cand) !== undefined);
+
+    ex.observeExchange(route, exchange('served', 200, answered(prod, '10')), false);
+    ex.observeExchange(route, exchange('pinned', 200, answered(cand, '12')), true);
+    // No replica answered: the gateway's own 502 is an error of the version it would have served.
+    ex.observeExchange(route, exchange('failed', 502, null), false);
+
+    const p = ex.stats.get(prod)!;
+    expect(p.served.requests).toBe(3);
+    expect(p.served.errors).toBe(1);
+    const c = ex.stats.get(cand)!;
+    expect(c.pinned.requests).toBe(2);
+    expect(c.served.requests).toBe(0);
+
+    const [fb] = await ex.feedback.recordFeedback({ request_id: 'served', actual: 11 });
+    expect(fb.predictions).toEqual([{ version: prod, prediction: 10, shadow: false }]);
+    // A pinned prediction is not in the join: its feedback is refused as unknown.
+    for (const request_id of ['pinned', 'failed']) {
+      await expect(ex.feedback.recordFeedback({ request_id, actual: 11 })).rejects.toMatchObject({
+        code: 'FLY_ERR_FEEDBACK_UNKNOWN_REQUEST',
+      });
+    }
   });
 });
