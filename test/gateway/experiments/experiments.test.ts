@@ -1,5 +1,6 @@
-// Experiments.route/observe/observeExchange against a real registry folder: the split follows routing.json and the
-// aliases, changes written by another writer are picked up, and shadow predictions are both logged.
+// Experiments.route/observe/observeExchange against a real registry folder: the split follows
+// routing.json and the aliases, changes written by another writer are picked up, shadow predictions are
+// both logged, and the proxy's observer counts and logs each kind of answer.
 import { Registry as Metrics } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
